@@ -1,1 +1,6 @@
+//! eds-gateway: a reverse proxy in front of a hospital's medical information system that logs
+//! staff in with their NCA RK electronic signature.
+//!
+//! The verification core lives in [`pki`]; it does no I/O.
 
+pub mod pki;
