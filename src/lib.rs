@@ -3,4 +3,5 @@
 //!
 //! The verification core lives in [`pki`]; it does no I/O.
 
+pub mod cli;
 pub mod pki;

@@ -92,10 +92,41 @@ pub fn first_child(buf: &[u8]) -> Option<&[u8]> {
 pub fn pem_or_der(input: &[u8]) -> Result<(Option<String>, Vec<u8>), der::Error> {
     let trimmed = trim_ascii(input);
     if trimmed.starts_with(b"-----BEGIN ") {
-        let (label, der) = der::pem::decode_vec(trimmed).map_err(der::Error::from)?;
-        return Ok((Some(label.to_string()), der));
+        return pem_lenient(trimmed)
+            .map(|(l, d)| (Some(l), d))
+            .ok_or_else(|| der::Error::from(der::ErrorKind::Failed));
     }
     Ok((None, input.to_vec()))
+}
+
+/// Decodes one PEM block: label from the BEGIN line, base64 body with any whitespace, header
+/// lines (`Key: value`) skipped. Lenient on non-zero trailing bits, as OpenSSL is: a test
+/// certificate with a flipped bit in its last base64 character is still that certificate.
+fn pem_lenient(pem: &[u8]) -> Option<(String, Vec<u8>)> {
+    use base64::Engine as _;
+    let text = std::str::from_utf8(pem).ok()?;
+    let first = text.lines().next()?;
+    let label = first
+        .strip_prefix("-----BEGIN ")?
+        .strip_suffix("-----")?
+        .trim()
+        .to_string();
+    let end_marker = format!("-----END {label}-----");
+    let end = text.find(&end_marker)?;
+    let body: String = text[first.len()..end]
+        .lines()
+        .filter(|l| !l.contains(':'))
+        .flat_map(|l| l.chars())
+        .filter(|c| !c.is_ascii_whitespace())
+        .collect();
+    let engine = base64::engine::GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        base64::engine::GeneralPurposeConfig::new()
+            .with_decode_allow_trailing_bits(true)
+            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+    );
+    let der = engine.decode(body).ok()?;
+    Some((label, der))
 }
 
 fn trim_ascii(b: &[u8]) -> &[u8] {

@@ -2,9 +2,15 @@
 //! go in; a verdict comes out (../shared/DESIGN.md, "Layers").
 
 pub mod cert;
+pub mod crl;
 pub mod der_util;
 pub mod gost;
 pub mod identity;
 pub mod name;
+pub mod name_constraints;
+pub mod ocsp;
+pub mod path;
+pub mod policy;
+pub mod revocation;
 pub mod signature;
 pub mod time;

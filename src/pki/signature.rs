@@ -194,6 +194,11 @@ pub fn verify(
             if bits < policy.min_rsa_bits {
                 return Err(SignatureError::RsaKeyTooSmall { bits });
             }
+            // A modulus that is not a whole number of bytes is not a key any CA generates
+            // (rustls-webpki refuses it too).
+            if bits % 8 != 0 {
+                return Err(SignatureError::BadPublicKey);
+            }
             let legacy = bits < 2048;
             let params: &dyn rs::VerificationAlgorithm = match (alg.oid, legacy) {
                 (oids::SHA1_WITH_RSA, _) => {
@@ -292,6 +297,47 @@ pub fn verify(
             ring_verify(&rs::ED25519, key, message, signature)
         }
         _ => Err(unsupported()),
+    }
+}
+
+/// Checks that a SubjectPublicKeyInfo holds a key this registry would verify with: RSA of at
+/// least `policy.min_rsa_bits` whole bytes, EC on P-256/P-384 by name, Ed25519, or a GOST key
+/// (checked on the curve by the GOST module when it verifies).
+pub fn check_public_key(spki_der: &[u8], policy: &SignaturePolicy) -> Result<(), SignatureError> {
+    let spki =
+        SubjectPublicKeyInfoRef::from_der(spki_der).map_err(|_| SignatureError::BadPublicKey)?;
+    let key = spki
+        .subject_public_key
+        .as_bytes()
+        .ok_or(SignatureError::BadPublicKey)?;
+    let oid = spki.algorithm.oid;
+    if gost::is_gost_oid(&oid) {
+        return Ok(());
+    }
+    match oid {
+        oids::RSA_ENCRYPTION | oids::RSA_PSS => {
+            let bits = rsa_modulus_bits(key)?;
+            if bits < policy.min_rsa_bits {
+                return Err(SignatureError::RsaKeyTooSmall { bits });
+            }
+            if bits % 8 != 0 {
+                return Err(SignatureError::BadPublicKey);
+            }
+            Ok(())
+        }
+        oids::EC_PUBLIC_KEY => {
+            let curve = spki
+                .algorithm
+                .parameters
+                .as_ref()
+                .and_then(|p: &der::asn1::AnyRef<'_>| p.decode_as::<ObjectIdentifier>().ok());
+            match curve {
+                Some(oids::P256) | Some(oids::P384) => Ok(()),
+                _ => Err(SignatureError::UnsupportedAlgorithm { oid }),
+            }
+        }
+        oids::ED25519 => Ok(()),
+        _ => Err(SignatureError::UnsupportedAlgorithm { oid }),
     }
 }
 

@@ -1,0 +1,44 @@
+//! Command line: argument parsing into subcommands. Each subcommand lives in its own file and
+//! returns an [`ExitCode`]; nothing here panics on bad input.
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub mod inputs;
+pub mod verify;
+
+/// eds-gateway: NCA RK electronic-signature login in front of a hospital MIS.
+#[derive(Parser, Debug)]
+#[command(name = "eds-gateway", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Offline checks of certificates, CMS signatures, CRLs and OCSP responses.
+    #[command(subcommand)]
+    Verify(verify::VerifyCommand),
+}
+
+/// Parses `args` and runs the chosen subcommand.
+pub fn run<I, T>(args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match cli.command {
+        Command::Verify(v) => verify::run(v),
+    }
+}

@@ -1,0 +1,411 @@
+//! `eds-gateway verify cert|cms|crl|ocsp`: offline checks. The `verify cert` contract (flags and
+//! exit codes) is the one ../shared/conformance/README.md defines:
+//! exit 0 = valid, 1 = invalid (the last line names the reason code), 2 = usage or unreadable
+//! input.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand, ValueEnum};
+use serde_json::{Value, json};
+
+use super::inputs;
+use crate::pki::cert::{Certificate, KeyUsage};
+use crate::pki::identity::NcaIdentity;
+use crate::pki::path::{self, EkuRequirement, PathError, ValidationOptions};
+use crate::pki::policy::{PolicyOptions, ValidPolicies};
+use crate::pki::revocation::{self, Evidence, RevocationMode, RevocationOptions, Scope};
+use crate::pki::time::UnixTime;
+
+/// `verify` subcommands.
+#[derive(Subcommand, Debug)]
+pub enum VerifyCommand {
+    /// Validate a certificate path (RFC 5280) with optional CRL/OCSP evidence.
+    Cert(CertArgs),
+}
+
+/// Revocation mode names on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ModeArg {
+    /// No revocation check.
+    None,
+    /// CRLs only.
+    Crl,
+    /// OCSP responses only.
+    Ocsp,
+    /// Either source may establish the status.
+    CrlOrOcsp,
+    /// Both sources must establish it.
+    CrlAndOcsp,
+}
+
+/// Revocation scope on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ScopeArg {
+    /// The leaf only.
+    Leaf,
+    /// Every certificate but the trust anchor.
+    Chain,
+}
+
+/// Evidence and trust shared by `verify cert` and `verify cms`.
+#[derive(Args, Debug, Clone)]
+pub struct TrustArgs {
+    /// Trust anchor certificate (PEM or DER; a PEM file may hold several).
+    #[arg(long = "root")]
+    pub roots: Vec<PathBuf>,
+    /// Untrusted intermediate certificates for path building.
+    #[arg(long = "intermediate")]
+    pub intermediates: Vec<PathBuf>,
+    /// CRLs (full or delta).
+    #[arg(long = "crl")]
+    pub crls: Vec<PathBuf>,
+    /// DER OCSP responses.
+    #[arg(long = "ocsp-response")]
+    pub ocsp_responses: Vec<PathBuf>,
+    /// Validation time (RFC 3339); default: now.
+    #[arg(long)]
+    pub at: Option<String>,
+    /// Required extended key usage of the leaf: a name (serverAuth, clientAuth,
+    /// emailProtection...), a dotted OID, or `any`.
+    #[arg(long = "eku")]
+    pub eku: Vec<String>,
+    /// Required key usage of the leaf (digitalSignature, nonRepudiation, ...).
+    #[arg(long = "key-usage")]
+    pub key_usage: Vec<String>,
+    /// Maximum number of intermediates.
+    #[arg(long = "max-depth")]
+    pub max_depth: Option<usize>,
+    /// Revocation sources to consult. Default: `crl-or-ocsp` when evidence is given, else none.
+    #[arg(long, value_enum)]
+    pub revocation: Option<ModeArg>,
+    /// Which certificates need a revocation status.
+    #[arg(long = "revocation-scope", value_enum, default_value = "leaf")]
+    pub revocation_scope: ScopeArg,
+    /// Accept a certificate whose status the evidence does not establish (a revoked one is
+    /// still refused). Default: refuse.
+    #[arg(long = "allow-unknown-status")]
+    pub allow_unknown_status: bool,
+    /// Largest accepted OCSP response age when it has no nextUpdate (and an extra bound when
+    /// set), in seconds.
+    #[arg(long = "ocsp-max-age")]
+    pub ocsp_max_age: Option<u64>,
+    /// The nonce the OCSP responses must echo (hex).
+    #[arg(long = "ocsp-nonce")]
+    pub ocsp_nonce: Option<String>,
+    /// Initial acceptable policy set (repeat); default anyPolicy.
+    #[arg(long = "policy")]
+    pub policies: Vec<String>,
+    /// initial-explicit-policy.
+    #[arg(long = "require-explicit-policy")]
+    pub require_explicit_policy: bool,
+    /// initial-policy-mapping-inhibit.
+    #[arg(long = "inhibit-policy-mapping")]
+    pub inhibit_policy_mapping: bool,
+    /// initial-any-policy-inhibit.
+    #[arg(long = "inhibit-any-policy")]
+    pub inhibit_any_policy: bool,
+    /// Accept SHA-1 signatures (legacy OCSP responders). Off by default.
+    #[arg(long = "allow-sha1")]
+    pub allow_sha1: bool,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `verify cert LEAF ...`
+#[derive(Args, Debug)]
+pub struct CertArgs {
+    /// The certificate to validate (PEM or DER).
+    pub leaf: PathBuf,
+    #[command(flatten)]
+    pub trust: TrustArgs,
+}
+
+/// Runs a `verify` subcommand.
+pub fn run(cmd: VerifyCommand) -> ExitCode {
+    match cmd {
+        VerifyCommand::Cert(a) => verify_cert(&a),
+    }
+}
+
+/// A usage or input problem: exit 2.
+fn usage(msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {msg}");
+    ExitCode::from(2)
+}
+
+/// Everything loaded from the trust arguments.
+pub struct Loaded {
+    /// Trust anchors.
+    pub anchors: Vec<Certificate>,
+    /// Untrusted pool.
+    pub pool: Vec<Certificate>,
+    /// Revocation evidence.
+    pub evidence: Evidence,
+    /// Validation options.
+    pub options: ValidationOptions,
+    /// Revocation options.
+    pub revocation: RevocationOptions,
+    /// Warnings about inputs that were skipped.
+    pub warnings: Vec<String>,
+}
+
+/// Outcome of loading: usage errors (exit 2) vs invalid evidence (exit 1).
+pub enum LoadError {
+    /// Exit 2.
+    Usage(String),
+    /// Exit 1 with a reason code.
+    Invalid {
+        /// Reason code.
+        code: &'static str,
+        /// Message.
+        message: String,
+    },
+}
+
+/// Loads anchors, pool, evidence and options.
+pub fn load(t: &TrustArgs) -> Result<Loaded, LoadError> {
+    let mut warnings = Vec::new();
+    let at = match &t.at {
+        Some(s) => UnixTime::parse_rfc3339(s)
+            .ok_or_else(|| LoadError::Usage(format!("--at {s:?} is not an RFC 3339 time")))?,
+        None => now(),
+    };
+    let mut anchors = Vec::new();
+    for p in &t.roots {
+        let bytes = inputs::read(p).map_err(|e| LoadError::Usage(e.to_string()))?;
+        for c in inputs::certificates(&bytes) {
+            match c {
+                Ok(c) => anchors.push(c),
+                Err(e) => warnings.push(format!("root {} skipped: {e}", p.display())),
+            }
+        }
+    }
+    let mut pool = Vec::new();
+    for p in &t.intermediates {
+        let bytes = inputs::read(p).map_err(|e| LoadError::Usage(e.to_string()))?;
+        for c in inputs::certificates(&bytes) {
+            match c {
+                Ok(c) => pool.push(c),
+                Err(e) => warnings.push(format!("intermediate {} skipped: {e}", p.display())),
+            }
+        }
+    }
+    let mut evidence = Evidence::default();
+    for p in &t.crls {
+        let bytes = inputs::read(p).map_err(|e| LoadError::Usage(e.to_string()))?;
+        evidence
+            .add_crl(&bytes)
+            .map_err(|e| LoadError::Invalid {
+                code: e.code(),
+                message: format!("CRL {}: {e}", p.display()),
+            })?;
+    }
+    for p in &t.ocsp_responses {
+        let bytes = inputs::read(p).map_err(|e| LoadError::Usage(e.to_string()))?;
+        evidence
+            .add_ocsp_response(&bytes)
+            .map_err(|e| LoadError::Invalid {
+                code: e.code(),
+                message: format!("OCSP response {}: {e}", p.display()),
+            })?;
+    }
+    let mut options = ValidationOptions::at(at);
+    options.signature.allow_sha1 = t.allow_sha1;
+    if let Some(d) = t.max_depth {
+        options.max_depth = d;
+    }
+    if !t.eku.is_empty() && !t.eku.iter().any(|e| e == "any") {
+        let mut list = Vec::new();
+        for e in &t.eku {
+            list.push(
+                path::eku_from_name(e)
+                    .ok_or_else(|| LoadError::Usage(format!("unknown --eku {e:?}")))?,
+            );
+        }
+        options.eku = EkuRequirement::AllOf(list);
+    }
+    for k in &t.key_usage {
+        options.key_usage |= KeyUsage::bit_for_name(k)
+            .ok_or_else(|| LoadError::Usage(format!("unknown --key-usage {k:?}")))?;
+    }
+    let mut initial = Vec::new();
+    for p in &t.policies {
+        initial.push(
+            const_oid::ObjectIdentifier::new(p)
+                .map_err(|_| LoadError::Usage(format!("--policy {p:?} is not an OID")))?,
+        );
+    }
+    options.policy = PolicyOptions {
+        initial_policy_set: initial,
+        require_explicit_policy: t.require_explicit_policy,
+        inhibit_policy_mapping: t.inhibit_policy_mapping,
+        inhibit_any_policy: t.inhibit_any_policy,
+    };
+    let has_evidence = !t.crls.is_empty() || !t.ocsp_responses.is_empty();
+    let mode = match t.revocation {
+        Some(ModeArg::None) => RevocationMode::None,
+        Some(ModeArg::Crl) => RevocationMode::Crl,
+        Some(ModeArg::Ocsp) => RevocationMode::Ocsp,
+        Some(ModeArg::CrlOrOcsp) => RevocationMode::CrlOrOcsp,
+        Some(ModeArg::CrlAndOcsp) => RevocationMode::CrlAndOcsp,
+        None if has_evidence => RevocationMode::CrlOrOcsp,
+        None => RevocationMode::None,
+    };
+    let nonce = match &t.ocsp_nonce {
+        Some(h) => Some(
+            hex::decode(h).map_err(|_| LoadError::Usage(format!("--ocsp-nonce {h:?} is not hex")))?,
+        ),
+        None => None,
+    };
+    let revocation = RevocationOptions {
+        mode,
+        scope: match t.revocation_scope {
+            ScopeArg::Leaf => Scope::Leaf,
+            ScopeArg::Chain => Scope::Chain,
+        },
+        allow_unknown: t.allow_unknown_status,
+        ocsp_max_age_secs: t.ocsp_max_age,
+        ocsp_nonce: nonce,
+        signature: options.signature,
+    };
+    Ok(Loaded {
+        anchors,
+        pool,
+        evidence,
+        options,
+        revocation,
+        warnings,
+    })
+}
+
+/// The current time, read here at the edge (the core never reads the clock).
+pub fn now() -> UnixTime {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0);
+    UnixTime(secs)
+}
+
+fn verify_cert(a: &CertArgs) -> ExitCode {
+    let leaf_bytes = match inputs::read(&a.leaf) {
+        Ok(b) => b,
+        Err(e) => return usage(e),
+    };
+    let loaded = match load(&a.trust) {
+        Ok(l) => l,
+        Err(LoadError::Usage(m)) => return usage(m),
+        Err(LoadError::Invalid { code, message }) => {
+            return invalid(a.trust.json, code, &message, json!({}));
+        }
+    };
+    for w in &loaded.warnings {
+        eprintln!("warning: {w}");
+    }
+    let leaf = match inputs::certificates(&leaf_bytes).into_iter().next() {
+        Some(Ok(c)) => c,
+        Some(Err(e)) => {
+            return invalid(a.trust.json, e.code(), &e.to_string(), json!({}));
+        }
+        None => return usage("the leaf file is empty"),
+    };
+    let mut revocation_log: Vec<Value> = Vec::new();
+    let result = {
+        let evidence = &loaded.evidence;
+        let ropts = &loaded.revocation;
+        let at = loaded.options.at;
+        let log = &mut revocation_log;
+        let mut check = |p: &[&Certificate]| -> Result<(), PathError> {
+            let outcome = revocation::check_path(p, evidence, ropts, at);
+            log.clear();
+            for s in &outcome.statuses {
+                log.push(s.to_json());
+            }
+            outcome.result
+        };
+        path::build_and_validate(
+            &leaf,
+            &loaded.anchors,
+            &loaded.pool,
+            &loaded.options,
+            &mut check,
+        )
+    };
+    match result {
+        Ok(vp) => {
+            let details = json!({
+                "path": vp.certs.iter().map(|c| cert_json(c)).collect::<Vec<_>>(),
+                "identity": NcaIdentity::from_certificate(vp.leaf()),
+                "policies": policies_json(&vp.policies),
+                "revocation": revocation_log,
+            });
+            if a.trust.json {
+                let mut v = json!({"valid": true, "code": "ok"});
+                merge(&mut v, details);
+                println!("{v}");
+            } else {
+                for (i, c) in vp.certs.iter().enumerate() {
+                    println!(
+                        "  [{i}] {}  serial {}  valid {}..{}",
+                        c.subject.to_display_string(),
+                        c.serial_hex(),
+                        c.not_before,
+                        c.not_after
+                    );
+                }
+                for r in &revocation_log {
+                    println!("  revocation: {r}");
+                }
+                println!("VALID");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => invalid(
+            a.trust.json,
+            e.code(),
+            &e.to_string(),
+            json!({ "revocation": revocation_log }),
+        ),
+    }
+}
+
+fn invalid(json_out: bool, code: &str, message: &str, details: Value) -> ExitCode {
+    if json_out {
+        let mut v = json!({"valid": false, "code": code, "message": message});
+        merge(&mut v, details);
+        println!("{v}");
+    } else {
+        println!("INVALID {code}: {message}");
+    }
+    ExitCode::from(1)
+}
+
+fn merge(into: &mut Value, from: Value) {
+    if let (Value::Object(a), Value::Object(b)) = (into, from) {
+        for (k, v) in b {
+            a.insert(k, v);
+        }
+    }
+}
+
+/// JSON view of one certificate (for `--json`).
+pub fn cert_json(c: &Certificate) -> Value {
+    json!({
+        "subject": c.subject.to_display_string(),
+        "issuer": c.issuer.to_display_string(),
+        "serial": c.serial_hex(),
+        "not_before": c.not_before.to_rfc3339(),
+        "not_after": c.not_after.to_rfc3339(),
+        "sha256": c.sha256_fingerprint(),
+    })
+}
+
+fn policies_json(p: &ValidPolicies) -> Value {
+    match p {
+        ValidPolicies::None => json!([]),
+        ValidPolicies::Any => json!(["2.5.29.32.0"]),
+        ValidPolicies::Set(s) => json!(s.iter().map(|o| o.to_string()).collect::<Vec<_>>()),
+    }
+}
