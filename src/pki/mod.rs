@@ -2,6 +2,7 @@
 //! go in; a verdict comes out (../shared/DESIGN.md, "Layers").
 
 pub mod cert;
+pub mod crl;
 pub mod der_util;
 pub mod gost;
 pub mod identity;
