@@ -179,7 +179,10 @@ impl fmt::Display for ResponderProblem {
                 "the responder certificate is issued by {responder_issuer}, not by the issuing CA"
             ),
             Self::IssuerSignatureInvalid { error } => {
-                write!(f, "the issuing CA's signature on the responder certificate fails: {error}")
+                write!(
+                    f,
+                    "the issuing CA's signature on the responder certificate fails: {error}"
+                )
             }
             Self::NotValidAt {
                 not_before,
@@ -364,7 +367,10 @@ impl fmt::Display for OcspError {
                 "the OCSP response for serial {serial} is about another issuer (CertID hashes differ)"
             ),
             Self::Expired { next_update, at } => {
-                write!(f, "OCSP response expired: nextUpdate {next_update} is before {at}")
+                write!(
+                    f,
+                    "OCSP response expired: nextUpdate {next_update} is before {at}"
+                )
             }
             Self::InternalError => f.write_str("the OCSP responder reported an internal error"),
             Self::IssuerMismatch {
@@ -379,15 +385,23 @@ impl fmt::Display for OcspError {
             Self::NoMatchingResponse { serial } => {
                 write!(f, "the OCSP response says nothing about serial {serial}")
             }
-            Self::NonceMismatch => f.write_str("the OCSP response nonce differs from the request's"),
+            Self::NonceMismatch => {
+                f.write_str("the OCSP response nonce differs from the request's")
+            }
             Self::NonceMissing => f.write_str("the OCSP response carries no nonce"),
             Self::NotYetValid { this_update, at } => {
-                write!(f, "OCSP response not yet valid: thisUpdate {this_update} is after {at}")
+                write!(
+                    f,
+                    "OCSP response not yet valid: thisUpdate {this_update} is after {at}"
+                )
             }
             Self::SigRequired => f.write_str("the OCSP responder requires a signed request"),
             Self::TooLarge { size } => write!(f, "OCSP response of {size} bytes is too large"),
             Self::TooMany { what, count, max } => {
-                write!(f, "OCSP response holds {count} {what}, more than the {max} we accept")
+                write!(
+                    f,
+                    "OCSP response holds {count} {what}, more than the {max} we accept"
+                )
             }
             Self::TooOld {
                 this_update,
@@ -398,7 +412,9 @@ impl fmt::Display for OcspError {
                 "OCSP response too old: thisUpdate {this_update} is more than {max_age_secs} s before {at}"
             ),
             Self::TryLater => f.write_str("the OCSP responder asks to try later"),
-            Self::Unauthorized => f.write_str("the OCSP responder refuses to answer (unauthorized)"),
+            Self::Unauthorized => {
+                f.write_str("the OCSP responder refuses to answer (unauthorized)")
+            }
             Self::UnauthorizedResponder { responder, problem } => {
                 write!(f, "OCSP responder {responder} is not authorised: {problem}")
             }
@@ -678,7 +694,9 @@ impl OcspResponse {
             // the responseBytes field is not set." A body on an error is not to be trusted
             // (Botan's tryLater-with-body case): refuse it rather than retry on it.
             (Some(_), Some(_)) => {
-                return Err(malformed("responseBytes present with an error responseStatus"));
+                return Err(malformed(
+                    "responseBytes present with an error responseStatus",
+                ));
             }
             (Some(e), None) => return Err(e),
             (None, None) => return Err(malformed("successful response without responseBytes")),
@@ -790,7 +808,11 @@ impl OcspResponse {
     }
 
     /// The SingleResponse about `cert` issued by `issuer` (RFC 6960 §3.2 (1), §4.1.1).
-    pub fn find(&self, cert: &Certificate, issuer: &Certificate) -> Result<&SingleResponse, OcspError> {
+    pub fn find(
+        &self,
+        cert: &Certificate,
+        issuer: &Certificate,
+    ) -> Result<&SingleResponse, OcspError> {
         let serial = strip_zeros(&cert.serial);
         let mut failure: Option<OcspError> = None;
         for r in &self.responses {
@@ -964,7 +986,10 @@ impl fmt::Debug for OcspCheckOptions {
             .field("policy", &self.policy)
             .field("max_age_secs", &self.max_age_secs)
             .field("clock_skew_secs", &self.clock_skew_secs)
-            .field("expected_nonce", &self.expected_nonce.as_ref().map(|_| "<set>"))
+            .field(
+                "expected_nonce",
+                &self.expected_nonce.as_ref().map(|_| "<set>"),
+            )
             .finish()
     }
 }
