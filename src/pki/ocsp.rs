@@ -216,7 +216,7 @@ pub enum OcspError {
         error: SignatureError,
     },
     /// A SingleResponse names the certificate's serial, but its issuerNameHash/issuerKeyHash
-    /// are not those of the given issuer (RFC 6960 §4.2.2.1... §3.2 (1)).
+    /// are not those of the given issuer (RFC 6960 §4.1.1, §3.2 (1)).
     CertIdMismatch {
         /// Serial (hex) of the certificate being checked.
         serial: String,
@@ -1046,8 +1046,31 @@ pub fn check(
     )
     .map_err(|error| OcspError::BadSignature { error })?;
 
-    // RFC 6960 §3.2 (4): thisUpdate sufficiently recent (not in the future beyond the skew).
+    check_freshness(single, at, opts)?;
+    check_nonce(resp, opts)?;
+    Ok(match &single.status {
+        CertStatus::Good => OcspStatus::Good {
+            this_update: single.this_update,
+            next_update: single.next_update,
+            produced_at: resp.produced_at,
+        },
+        CertStatus::Revoked { time, reason } => OcspStatus::Revoked {
+            time: *time,
+            reason: *reason,
+        },
+        CertStatus::Unknown => OcspStatus::Unknown,
+    })
+}
+
+/// RFC 6960 §3.2 (4)-(5) and §4.2.2.1: thisUpdate not in the future, nextUpdate not past, and
+/// thisUpdate no older than the policy's maximum age.
+fn check_freshness(
+    single: &SingleResponse,
+    at: UnixTime,
+    opts: &OcspCheckOptions,
+) -> Result<(), OcspError> {
     let skew = i64::try_from(opts.clock_skew_secs).unwrap_or(i64::MAX);
+    // §3.2 (4): thisUpdate sufficiently recent (not in the future beyond the skew).
     if single.this_update > at.plus_seconds(skew) {
         return Err(OcspError::NotYetValid {
             this_update: single.this_update,
@@ -1063,8 +1086,8 @@ pub fn check(
             });
         }
     }
-    // §4.2.2.1: without nextUpdate, the client decides how old is too old. No skew here: the
-    // bound is the policy's own number.
+    // §4.2.2.1: without nextUpdate, the client decides how old is too old; when set, the bound
+    // applies to every response. No skew here: the bound is the policy's own number.
     if let Some(max_age_secs) = opts.max_age_secs {
         let age = i128::from(at.0) - i128::from(single.this_update.0);
         if age > i128::from(max_age_secs) {
@@ -1075,7 +1098,11 @@ pub fn check(
             });
         }
     }
-    // §4.4.1 / RFC 8954: the nonce binds the response to our request (replay protection).
+    Ok(())
+}
+
+/// §4.4.1 / RFC 8954: the nonce binds the response to our request (replay protection).
+fn check_nonce(resp: &OcspResponse, opts: &OcspCheckOptions) -> Result<(), OcspError> {
     if let Some(expected) = &opts.expected_nonce {
         if resp.nonce().is_none() {
             return Err(OcspError::NonceMissing);
@@ -1084,18 +1111,7 @@ pub fn check(
             return Err(OcspError::NonceMismatch);
         }
     }
-    Ok(match &single.status {
-        CertStatus::Good => OcspStatus::Good {
-            this_update: single.this_update,
-            next_update: single.next_update,
-            produced_at: resp.produced_at,
-        },
-        CertStatus::Revoked { time, reason } => OcspStatus::Revoked {
-            time: *time,
-            reason: *reason,
-        },
-        CertStatus::Unknown => OcspStatus::Unknown,
-    })
+    Ok(())
 }
 
 /// RFC 6960 §4.2.2.2: the signer must be (1) the CA that issued the certificate, or (3) a
@@ -1170,6 +1186,59 @@ fn delegate_problem(
 mod tests {
     use super::*;
 
+    fn t(s: &str) -> UnixTime {
+        UnixTime::parse_rfc3339(s).expect("time")
+    }
+
+    fn single(this_update: &str, next_update: Option<&str>) -> SingleResponse {
+        SingleResponse {
+            cert_id: CertId {
+                hash_algorithm: AlgorithmId {
+                    oid: signature::oids::SHA1,
+                    params: None,
+                },
+                issuer_name_hash: vec![],
+                issuer_key_hash: vec![],
+                serial: vec![1],
+            },
+            status: CertStatus::Good,
+            this_update: t(this_update),
+            next_update: next_update.map(t),
+            extensions: vec![],
+        }
+    }
+
+    fn response_with_nonce(nonce: Option<&[u8]>) -> OcspResponse {
+        OcspResponse {
+            tbs: vec![],
+            nonce: nonce.map(<[u8]>::to_vec),
+            version: 0,
+            responder_id: ResponderId::ByKey(vec![0; 20]),
+            produced_at: UnixTime(0),
+            responses: vec![],
+            extensions: vec![],
+            signature_algorithm: AlgorithmId {
+                oid: signature::oids::SHA256_WITH_RSA,
+                params: None,
+            },
+            signature: vec![],
+            certs: vec![],
+        }
+    }
+
+    /// `OCSPResponse { responseStatus ENUMERATED status }` and optional raw responseBytes.
+    fn outer(status: u8, response_bytes: &[u8]) -> Vec<u8> {
+        let mut body = vec![0x0a, 0x01, status];
+        if !response_bytes.is_empty() {
+            body.push(0xa0);
+            body.push(u8::try_from(response_bytes.len()).expect("short"));
+            body.extend_from_slice(response_bytes);
+        }
+        let mut v = vec![0x30, u8::try_from(body.len()).expect("short")];
+        v.extend(body);
+        v
+    }
+
     #[test]
     fn garbage_is_malformed() {
         assert!(matches!(
@@ -1180,5 +1249,173 @@ mod tests {
             OcspResponse::parse(&[]),
             Err(OcspError::Malformed { .. })
         ));
+    }
+
+    #[test]
+    fn unsuccessful_statuses_are_named_and_try_later_is_distinct() {
+        assert_eq!(
+            OcspResponse::parse(&outer(1, &[])),
+            Err(OcspError::MalformedRequest)
+        );
+        assert_eq!(
+            OcspResponse::parse(&outer(2, &[])),
+            Err(OcspError::InternalError)
+        );
+        assert_eq!(
+            OcspResponse::parse(&outer(3, &[])),
+            Err(OcspError::TryLater)
+        );
+        assert_eq!(
+            OcspResponse::parse(&outer(5, &[])),
+            Err(OcspError::SigRequired)
+        );
+        assert_eq!(
+            OcspResponse::parse(&outer(6, &[])),
+            Err(OcspError::Unauthorized)
+        );
+        assert_eq!(
+            OcspResponse::parse(&outer(4, &[])),
+            Err(OcspError::UnknownResponseStatus { value: 4 })
+        );
+    }
+
+    #[test]
+    fn successful_without_body_and_try_later_with_body_are_malformed() {
+        assert!(matches!(
+            OcspResponse::parse(&outer(0, &[])),
+            Err(OcspError::Malformed { .. })
+        ));
+        // ResponseBytes { id-pkix-ocsp-basic, OCTET STRING {} }
+        let basic_oid = [
+            0x06, 0x09, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01, 0x01,
+        ];
+        let mut rb = vec![0x30, 0x0d];
+        rb.extend_from_slice(&basic_oid);
+        rb.extend_from_slice(&[0x04, 0x00]);
+        assert!(matches!(
+            OcspResponse::parse(&outer(3, &rb)),
+            Err(OcspError::Malformed { .. })
+        ));
+        // id-pkix-ocsp-nonce as responseType: not basic.
+        let mut other = rb.clone();
+        other[12] = 0x02;
+        assert_eq!(
+            OcspResponse::parse(&outer(0, &other)),
+            Err(OcspError::UnsupportedResponseType {
+                oid: oids::OCSP_NONCE
+            })
+        );
+    }
+
+    #[test]
+    fn nonce_is_compared_raw_or_wrapped_in_an_octet_string() {
+        let raw = [0xb5, 0xe5, 0xc9, 0xb5, 0x52, 0xcb, 0xca, 0xc4];
+        let mut wrapped = vec![0x04, 0x08];
+        wrapped.extend_from_slice(&raw);
+        for (got, want) in [(&raw[..], &raw[..]), (&wrapped, &raw), (&raw, &wrapped)] {
+            let opts = OcspCheckOptions {
+                expected_nonce: Some(want.to_vec()),
+                ..OcspCheckOptions::default()
+            };
+            assert_eq!(check_nonce(&response_with_nonce(Some(got)), &opts), Ok(()));
+        }
+        let opts = OcspCheckOptions {
+            expected_nonce: Some(vec![1, 2, 3]),
+            ..OcspCheckOptions::default()
+        };
+        assert_eq!(
+            check_nonce(&response_with_nonce(Some(&wrapped)), &opts),
+            Err(OcspError::NonceMismatch)
+        );
+        assert_eq!(
+            check_nonce(&response_with_nonce(None), &opts),
+            Err(OcspError::NonceMissing)
+        );
+        assert_eq!(
+            check_nonce(&response_with_nonce(None), &OcspCheckOptions::default()),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn this_update_in_the_future_beyond_the_skew_is_not_yet_valid() {
+        let opts = OcspCheckOptions::default();
+        let s = single("2026-11-25T06:00:00Z", None);
+        assert_eq!(
+            check_freshness(&s, t("2026-11-25T04:00:00Z"), &opts),
+            Err(OcspError::NotYetValid {
+                this_update: t("2026-11-25T06:00:00Z"),
+                at: t("2026-11-25T04:00:00Z"),
+            })
+        );
+        // 4 minutes ahead is within the default 5-minute skew.
+        assert_eq!(
+            check_freshness(&s, t("2026-11-25T05:56:00Z"), &opts),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn next_update_in_the_past_is_expired() {
+        let opts = OcspCheckOptions::default();
+        let s = single("2026-11-20T00:00:00Z", Some("2026-11-24T00:00:00Z"));
+        assert!(matches!(
+            check_freshness(&s, t("2026-11-25T00:00:00Z"), &opts),
+            Err(OcspError::Expired { .. })
+        ));
+        assert_eq!(
+            check_freshness(&s, t("2026-11-23T00:00:00Z"), &opts),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn nca_style_response_without_next_update_is_bounded_only_by_max_age() {
+        let s = single("2022-09-02T16:53:59Z", None);
+        let at = t("2023-09-02T00:00:00Z");
+        assert_eq!(
+            check_freshness(&s, at, &OcspCheckOptions::default()),
+            Ok(())
+        );
+        let opts = OcspCheckOptions {
+            max_age_secs: Some(3600),
+            ..OcspCheckOptions::default()
+        };
+        assert_eq!(
+            check_freshness(&s, at, &opts),
+            Err(OcspError::TooOld {
+                this_update: t("2022-09-02T16:53:59Z"),
+                at,
+                max_age_secs: 3600,
+            })
+        );
+    }
+
+    #[test]
+    fn revocation_reason_codes_follow_rfc_5280() {
+        assert_eq!(
+            RevocationReason::from_code(6),
+            Some(RevocationReason::CertificateHold)
+        );
+        assert_eq!(RevocationReason::from_code(7), None);
+        assert_eq!(RevocationReason::from_code(11), None);
+        assert_eq!(RevocationReason::Superseded.name(), "superseded");
+    }
+
+    #[test]
+    fn reason_codes_are_stable_and_prefixed() {
+        let errors = [
+            OcspError::TryLater,
+            OcspError::NonceMismatch,
+            OcspError::UnauthorizedResponder {
+                responder: "x".into(),
+                problem: ResponderProblem::MissingOcspSigningEku,
+            },
+        ];
+        for e in &errors {
+            assert!(e.code().starts_with("ocsp_"), "{e}");
+            assert!(!e.to_string().is_empty());
+        }
+        assert_eq!(OcspError::TryLater.code(), "ocsp_try_later");
     }
 }
