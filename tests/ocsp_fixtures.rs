@@ -583,3 +583,35 @@ fn conformance_ocsp_suites_run_against_the_module() {
         );
     }
 }
+
+#[test]
+fn every_conformance_response_and_its_truncations_parse_or_fail_by_name() {
+    let mut seen = 0usize;
+    for sub in [
+        "ocsp/pyca",
+        "ocsp/synthetic",
+        "ocsp/openssl",
+        "ocsp/botan/ocsp",
+    ] {
+        let dir = conformance_dir().join(sub);
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
+            .expect("conformance folder")
+            .map(|e| e.expect("entry").path())
+            .filter(|p| p.extension().is_some_and(|x| x == "der"))
+            .collect();
+        files.sort();
+        for path in files {
+            let bytes = std::fs::read(&path).expect("read");
+            if let Err(e) = OcspResponse::parse(&bytes) {
+                assert!(!e.code().is_empty(), "{}", path.display());
+            }
+            for len in (0..bytes.len()).step_by(7) {
+                if let Err(e) = OcspResponse::parse(&bytes[..len]) {
+                    assert!(!e.code().is_empty());
+                }
+            }
+            seen += 1;
+        }
+    }
+    assert!(seen > 50, "only {seen} responses found");
+}
