@@ -1156,7 +1156,8 @@ fn revoked(e: &CrlEntry, crl: &Crl) -> CrlStatus {
 ///    (revocation is permanent, RFC 5280 §3.3);
 /// 2. otherwise the newest complete CRL covering all reasons decides (a hold that disappeared
 ///    from a newer CRL is lifted), overlaid by the newest delta CRL built on it (a removeFromCRL
-///    entry un-revokes, any other entry revokes); a delta with no usable base is an error;
+///    entry un-revokes, any other entry revokes); a delta with no usable base is an error, a
+///    delta whose own CRLNumber is not above the base's is older than the base and is ignored;
 /// 3. a hold in a reason-partitioned CRL (onlySomeReasons) still revokes.
 pub fn check(
     cert: &Certificate,
