@@ -195,12 +195,10 @@ pub fn load(t: &TrustArgs) -> Result<Loaded, LoadError> {
     let mut evidence = Evidence::default();
     for p in &t.crls {
         let bytes = inputs::read(p).map_err(|e| LoadError::Usage(e.to_string()))?;
-        evidence
-            .add_crl(&bytes)
-            .map_err(|e| LoadError::Invalid {
-                code: e.code(),
-                message: format!("CRL {}: {e}", p.display()),
-            })?;
+        evidence.add_crl(&bytes).map_err(|e| LoadError::Invalid {
+            code: e.code(),
+            message: format!("CRL {}: {e}", p.display()),
+        })?;
     }
     for p in &t.ocsp_responses {
         let bytes = inputs::read(p).map_err(|e| LoadError::Usage(e.to_string()))?;
@@ -255,7 +253,8 @@ pub fn load(t: &TrustArgs) -> Result<Loaded, LoadError> {
     };
     let nonce = match &t.ocsp_nonce {
         Some(h) => Some(
-            hex::decode(h).map_err(|_| LoadError::Usage(format!("--ocsp-nonce {h:?} is not hex")))?,
+            hex::decode(h)
+                .map_err(|_| LoadError::Usage(format!("--ocsp-nonce {h:?} is not hex")))?,
         ),
         None => None,
     };

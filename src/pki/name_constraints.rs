@@ -54,21 +54,17 @@ pub fn validate_constraints(nc: &NameConstraints) -> Result<(), NameConstraintEr
                 return Err(invalid("minimum/maximum in a subtree"));
             }
             match &st.base {
-                GeneralName::Dns(d) => {
-                    if !d.is_empty() && !is_valid_dns(d, false) {
-                        return Err(invalid(&format!("dNSName constraint {d:?}")));
-                    }
+                GeneralName::Dns(d) if !d.is_empty() && !is_valid_dns(d, false) => {
+                    return Err(invalid(&format!("dNSName constraint {d:?}")));
                 }
-                GeneralName::Ip(b) => {
-                    if !(b.len() == 8 || b.len() == 32) || !mask_is_contiguous(&b[b.len() / 2..])
-                    {
-                        return Err(invalid("iPAddress constraint is not address+mask"));
-                    }
+                GeneralName::Ip(b)
+                    if !(b.len() == 8 || b.len() == 32)
+                        || !mask_is_contiguous(&b[b.len() / 2..]) =>
+                {
+                    return Err(invalid("iPAddress constraint is not address+mask"));
                 }
-                GeneralName::Email(e) => {
-                    if !is_valid_email_constraint(e) {
-                        return Err(invalid(&format!("rfc822Name constraint {e:?}")));
-                    }
+                GeneralName::Email(e) if !is_valid_email_constraint(e) => {
+                    return Err(invalid(&format!("rfc822Name constraint {e:?}")));
                 }
                 _ => {}
             }
@@ -297,7 +293,9 @@ fn is_valid_dns(d: &str, wildcard: bool) -> bool {
 
 fn is_valid_mailbox(e: &str) -> bool {
     match e.rsplit_once('@') {
-        Some((local, host)) => !local.is_empty() && !local.contains('@') && is_valid_dns(host, false),
+        Some((local, host)) => {
+            !local.is_empty() && !local.contains('@') && is_valid_dns(host, false)
+        }
         None => false,
     }
 }

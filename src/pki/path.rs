@@ -337,7 +337,10 @@ impl fmt::Display for PathError {
                 subject,
                 not_before,
                 at,
-            } => write!(f, "\"{subject}\" is valid only from {not_before} (checked at {at})"),
+            } => write!(
+                f,
+                "\"{subject}\" is valid only from {not_before} (checked at {at})"
+            ),
             PathError::BadSignature { subject, error } => {
                 write!(f, "signature on \"{subject}\": {error}")
             }
@@ -386,7 +389,10 @@ impl fmt::Display for PathError {
                 write!(f, "empty issuer or CA subject name (\"{subject}\")")
             }
             PathError::BadSubjectAltName { subject } => {
-                write!(f, "\"{subject}\": subjectAltName criticality does not fit the subject")
+                write!(
+                    f,
+                    "\"{subject}\": subjectAltName criticality does not fit the subject"
+                )
             }
             PathError::NameConstraintsInEndEntity { subject } => {
                 write!(f, "end-entity \"{subject}\" carries nameConstraints")
@@ -501,13 +507,13 @@ impl<'a> Search<'a, '_, '_, '_> {
     }
 
     fn step(&mut self) -> Result<(), PathError> {
-        self.budget.build_steps = self
-            .budget
-            .build_steps
-            .checked_sub(1)
-            .ok_or(PathError::BudgetExceeded {
-                what: "path building",
-            })?;
+        self.budget.build_steps =
+            self.budget
+                .build_steps
+                .checked_sub(1)
+                .ok_or(PathError::BudgetExceeded {
+                    what: "path building",
+                })?;
         Ok(())
     }
 
@@ -560,9 +566,7 @@ impl<'a> Search<'a, '_, '_, '_> {
             }
             path.push(anchor);
             let verdict = validate(path, self.opts, &mut self.budget);
-            let verdict = verdict.and_then(|policies| {
-                (self.revocation)(path).map(|()| policies)
-            });
+            let verdict = verdict.and_then(|policies| (self.revocation)(path).map(|()| policies));
             match verdict {
                 Ok(policies) => {
                     return Ok(Some(ValidatedPath {
@@ -658,11 +662,9 @@ fn validate(
     };
     let mut constraints: Vec<&super::cert::NameConstraints> = Vec::new();
     if let Some(nc) = &anchor.extensions.name_constraints {
-        name_constraints::validate_constraints(nc).map_err(|error| {
-            PathError::NameConstraints {
-                subject: subject_of(anchor),
-                error,
-            }
+        name_constraints::validate_constraints(nc).map_err(|error| PathError::NameConstraints {
+            subject: subject_of(anchor),
+            error,
         })?;
         constraints.push(nc);
     }
@@ -694,15 +696,15 @@ fn validate(
             }
             // §6.1.4 (l)–(m)
             if !cert.is_self_issued() {
-                max_path_length = max_path_length
-                    .checked_sub(1)
-                    .ok_or(PathError::PathLenExceeded {
-                        subject: subject.clone(),
-                    })?;
+                max_path_length =
+                    max_path_length
+                        .checked_sub(1)
+                        .ok_or(PathError::PathLenExceeded {
+                            subject: subject.clone(),
+                        })?;
             }
             if let Some((true, Some(len))) = cert.extensions.basic_constraints {
-                max_path_length =
-                    max_path_length.min(usize::try_from(len).unwrap_or(usize::MAX));
+                max_path_length = max_path_length.min(usize::try_from(len).unwrap_or(usize::MAX));
             }
             // §6.1.4 (g)
             if let Some(nc) = &cert.extensions.name_constraints {

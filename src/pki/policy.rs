@@ -70,9 +70,17 @@ pub fn process(path: &[&Certificate], opts: &PolicyOptions) -> Result<ValidPolic
     let any = oids::ANY_POLICY;
     let start = n.saturating_add(1);
     // §6.1.2 (d)–(f)
-    let mut explicit_policy = if opts.require_explicit_policy { 0 } else { start };
+    let mut explicit_policy = if opts.require_explicit_policy {
+        0
+    } else {
+        start
+    };
     let mut inhibit_any = if opts.inhibit_any_policy { 0 } else { start };
-    let mut policy_mapping = if opts.inhibit_policy_mapping { 0 } else { start };
+    let mut policy_mapping = if opts.inhibit_policy_mapping {
+        0
+    } else {
+        start
+    };
     // §6.1.2 (a): one node of depth 0, anyPolicy.
     let mut levels: Vec<Vec<Node>> = vec![vec![Node {
         valid_policy: any,
@@ -319,7 +327,7 @@ fn prune(levels: &mut [Vec<Node>]) {
 }
 
 /// §6.1.5 (g)(iii): the user-initial-policy-set intersection.
-fn intersect(levels: &mut Vec<Vec<Node>>, user: &[ObjectIdentifier]) {
+fn intersect(levels: &mut [Vec<Node>], user: &[ObjectIdentifier]) {
     let any = oids::ANY_POLICY;
     // valid_policy_node_set: nodes whose parent is anyPolicy (depth >= 1), i.e. whose whole
     // ancestry is anyPolicy. Delete those with a policy outside the user set (not anyPolicy).
@@ -346,8 +354,7 @@ fn intersect(levels: &mut Vec<Vec<Node>>, user: &[ObjectIdentifier]) {
         .find(|n| n.valid_policy == any)
         .cloned()
     {
-        let present: Vec<ObjectIdentifier> =
-            levels[depth].iter().map(|n| n.valid_policy).collect();
+        let present: Vec<ObjectIdentifier> = levels[depth].iter().map(|n| n.valid_policy).collect();
         for p in user {
             if !present.contains(p) {
                 levels[depth].push(Node {

@@ -328,7 +328,11 @@ fn combine(entry: &CertRevocation, opts: &RevocationOptions) -> Result<(), PathE
         if let SourceStatus::Error { code, detail } = st {
             return Err(PathError::Revocation {
                 code,
-                detail: format!("{} evidence for {}: {detail}", src.as_str().to_uppercase(), who()),
+                detail: format!(
+                    "{} evidence for {}: {detail}",
+                    src.as_str().to_uppercase(),
+                    who()
+                ),
             });
         }
     }
