@@ -486,12 +486,11 @@ impl Drop for TempDir {
 
 #[track_caller]
 fn openssl(dir: &Path, args: &[&str]) -> std::process::Output {
-    let out = Command::new("openssl")
+    Command::new("openssl")
         .args(args)
         .current_dir(dir)
         .output()
-        .unwrap_or_else(|e| panic!("openssl must be installed for these tests (not skipped): {e}"));
-    out
+        .unwrap_or_else(|e| panic!("openssl must be installed for these tests (not skipped): {e}"))
 }
 
 #[track_caller]
@@ -556,8 +555,8 @@ fn openssl_sign(dir: &Path, kind: &str, extra: &[&str], outform: &str) -> Signed
     Signed {
         cms: std::fs::read(dir.join("sig.out")).expect("sig"),
         // OpenSSL streams the content into the CMS for `-stream -outform PEM`, whatever -nodetach.
-        detached: !extra.contains(&"-nodetach")
-            && !(extra.contains(&"-stream") && outform == "PEM"),
+        detached: !(extra.contains(&"-nodetach")
+            || (extra.contains(&"-stream") && outform == "PEM")),
     }
 }
 
