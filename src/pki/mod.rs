@@ -1,7 +1,9 @@
 //! The verification core: no I/O, no clock, no async. Bytes, a time and revocation evidence
 //! go in; a verdict comes out (../shared/DESIGN.md, "Layers").
 
+pub mod ber;
 pub mod cert;
+pub mod cms;
 pub mod crl;
 pub mod der_util;
 pub mod gost;
