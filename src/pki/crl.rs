@@ -1075,7 +1075,7 @@ impl Crl {
     }
 
     /// Checks an applicable CRL can be used at `at` (RFC 5280 §6.3.3 (a), (f), (g), (j), §5.2).
-    fn validate_for_use(
+    pub fn validate_for_use(
         &self,
         issuer: &Certificate,
         at: UnixTime,
