@@ -74,7 +74,7 @@ fn kalkan_vector_verifies_derives_q_and_round_trips() {
     assert_eq!(q.to_spki_der(), spki, "re-encoded SPKI is byte-identical");
     assert_eq!(PublicKey::from_spki_der(&spki).expect("spki"), q);
 
-    for m in [&msg[..], b"", b"another message"] {
+    for m in [msg, &b""[..], &b"another message"[..]] {
         let s = d.sign(m).expect("sign");
         assert_eq!(s.len(), 128);
         gost::verify(&alg, &spki, m, &s).expect("own signature verifies");

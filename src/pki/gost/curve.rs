@@ -401,6 +401,7 @@ mod tests {
     };
 
     #[track_caller]
+    #[allow(clippy::too_many_arguments)] // the seven published values of one example
     fn check_example<const L: usize>(
         c: &CurveConstants<L>,
         d: &str,

@@ -706,3 +706,159 @@ pub fn digest(oid: &ObjectIdentifier, data: &[u8]) -> Option<Vec<u8>> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// RFC 6986 §10.1 M1 ("012345678901234567890123456789012345678901234567890123456789012").
+    const M1: &[u8] = b"012345678901234567890123456789012345678901234567890123456789012";
+
+    /// RFC 6986 §10.2 M2 (a CP1251 line of the Igor Tale), in byte order.
+    const M2_HEX: &str = concat!(
+        "d1e520e2e5f2f0e82c20d1f2f0e8e1eee6e820e2edf3f6e82c20e2e5fef2fa20f120eceef0ff20f1f2f0e5ebe0",
+        "ece820ede020f5f0e0e1f0fbff20efebfaeafb20c8e3eef0e5e2fb"
+    );
+
+    #[track_caller]
+    fn hex_of(oid: &ObjectIdentifier, data: &[u8]) -> String {
+        hex::encode(digest(oid, data).expect("known digest OID"))
+    }
+
+    #[test]
+    fn streebog_matches_rfc6986_m1_and_m2() {
+        let m2 = hex::decode(M2_HEX).expect("hex");
+        assert_eq!(
+            hex_of(&oids::STREEBOG512_DIGEST, M1),
+            "1b54d01a4af5b9d5cc3d86d68d285462b19abc2475222f35c085122be4ba1ffa\
+             00ad30f8767b3a82384c6574f024c311e2a481332b08ef7f41797891c1646f48"
+        );
+        assert_eq!(
+            hex_of(&oids::STREEBOG256_DIGEST, M1),
+            "9d151eefd8590b89daa6ba6cb74af9275dd051026bb149a452fd84e5e57b5500"
+        );
+        assert_eq!(
+            hex_of(&oids::STREEBOG512_DIGEST, &m2),
+            "1e88e62226bfca6f9994f1f2d51569e0daf8475a3b0fe61a5300eee46d961376\
+             035fe83549ada2b8620fcd7c496ce5b33f0cb9dddc2b6460143b03dabac9fb28"
+        );
+        assert_eq!(
+            hex_of(&oids::STREEBOG256_DIGEST, &m2),
+            "9dd2fe4e90409e5da87f53976d7405b0c0cac628fc669a741d50063c557e8f50"
+        );
+    }
+
+    #[test]
+    fn gost34311_uses_the_test_sbox_known_answers() {
+        let d = oids::GOST34311_DIGEST;
+        assert_eq!(
+            hex_of(&d, b""),
+            "ce85b99cc46752fffee35cab9a7b0278abb4c2d2055cff685af4912c49490f8d"
+        );
+        assert_eq!(
+            hex_of(&d, b"abc"),
+            "f3134348c44fb1b2a277729e2285ebb5cb5e0f29c975bc753b70497c06a4d51d"
+        );
+        assert_eq!(
+            hex_of(&d, b"message digest"),
+            "ad4434ecb18f2c99b60cbe59ec3d2469582b65273f48de72db2fde16a4889a4d"
+        );
+    }
+
+    #[test]
+    fn unknown_digest_oid_is_none() {
+        assert_eq!(
+            digest(&ObjectIdentifier::new_unwrap("1.2.398.3.10.1.3.9"), b"x"),
+            None
+        );
+    }
+
+    #[test]
+    fn gost_arc_is_recognised_exactly() {
+        for o in [
+            "1.2.398.3.10.1.1.2.3.2",
+            "1.2.398.3.10.1.1.1.2",
+            "1.2.398.3.10.1.1.99",
+        ] {
+            assert!(is_gost_oid(&ObjectIdentifier::new_unwrap(o)), "{o}");
+        }
+        for o in [
+            "1.2.398.3.10.1.1",
+            "1.2.398.3.10.1.10.1",
+            "1.2.398.3.10.1.3.3",
+            "1.2.3",
+        ] {
+            assert!(!is_gost_oid(&ObjectIdentifier::new_unwrap(o)), "{o}");
+        }
+    }
+
+    #[test]
+    fn error_codes_are_distinct() {
+        let oid = oids::GOST2004_KEY;
+        let all = [
+            GostError::BadPublicKey,
+            GostError::BadPublicKeyLength {
+                expected: 1,
+                found: 2,
+            },
+            GostError::BadPrivateKey,
+            GostError::BadSignatureLength {
+                expected: 1,
+                found: 2,
+            },
+            GostError::InvalidSignature,
+            GostError::KeyAlgorithmMismatch {
+                signature: oid,
+                key: oid,
+            },
+            GostError::MissingKeyParameters,
+            GostError::PublicKeyNotOnCurve,
+            GostError::RandomUnavailable,
+            GostError::SignatureOutOfRange,
+            GostError::UnknownAlgorithm { oid },
+            GostError::UnknownDigestParameters { oid },
+            GostError::UnknownParameterSet { oid },
+        ];
+        let codes: std::collections::BTreeSet<_> = all.iter().map(GostError::code).collect();
+        assert_eq!(codes.len(), all.len());
+        assert!(codes.iter().all(|c| c.starts_with("gost_")));
+    }
+
+    #[test]
+    fn der_tlv_uses_long_form_lengths() {
+        assert_eq!(der_tlv(0x04, &[1, 2]), vec![0x04, 2, 1, 2]);
+        let long = der_tlv(0x04, &[0u8; 200]);
+        assert_eq!(&long[..3], &[0x04, 0x81, 200]);
+        let longer = der_tlv(0x04, &[0u8; 300]);
+        assert_eq!(&longer[..4], &[0x04, 0x82, 0x01, 0x2c]);
+    }
+
+    #[test]
+    fn generated_keys_round_trip_for_all_three_algorithms() {
+        for alg in [
+            Algorithm::Gost2015_512,
+            Algorithm::Gost2015_256,
+            Algorithm::Gost2004,
+        ] {
+            let key = PrivateKey::generate(alg).expect("generate");
+            let public = key.public_key().expect("public");
+            let spki = public.to_spki_der();
+            assert_eq!(
+                PublicKey::from_spki_der(&spki).as_ref(),
+                Ok(&public),
+                "{alg:?}"
+            );
+            let sig = key.sign(b"round trip").expect("sign");
+            assert_eq!(sig.len(), 2 * alg.field_len());
+            assert_eq!(
+                verify(&alg.signature_oid(), &spki, b"round trip", &sig),
+                Ok(())
+            );
+            assert_eq!(
+                verify(&alg.signature_oid(), &spki, b"round trip!", &sig),
+                Err(GostError::InvalidSignature),
+                "{alg:?}"
+            );
+        }
+    }
+}
