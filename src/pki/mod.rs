@@ -6,5 +6,6 @@ pub mod der_util;
 pub mod gost;
 pub mod identity;
 pub mod name;
+pub mod p12;
 pub mod signature;
 pub mod time;
