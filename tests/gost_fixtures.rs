@@ -195,3 +195,48 @@ fn gost_crls_of_2022_2026_and_2004_verify() {
         }))
     );
 }
+
+/// Timing figure, not a pass/fail check: `cargo test --release --test gost_fixtures -- --ignored
+/// --nocapture`.
+#[test]
+#[ignore = "timing; run in release"]
+fn timing_gost_verify_and_sign() {
+    let v = kalkan_vector();
+    let (spki, sig, msg) = (hexv(&v, "spki"), hexv(&v, "sig"), v["msg"].clone());
+    let alg = gost::oids::GOST2015_512_SIGNATURE;
+    let n = 200u32;
+    let t = std::time::Instant::now();
+    for _ in 0..n {
+        gost::verify(&alg, &spki, msg.as_bytes(), &sig).expect("verifies");
+    }
+    let per = t.elapsed() / n;
+    println!("GOST-512 verify (incl. SPKI parse + on-curve check + Streebog): {per:?}");
+    let key = PublicKey::from_spki_der(&spki).expect("spki");
+    let digest = Algorithm::Gost2015_512.hash(msg.as_bytes());
+    let t = std::time::Instant::now();
+    for _ in 0..n {
+        key.verify_digest(&digest, &sig).expect("verifies");
+    }
+    println!("GOST-512 verify_digest: {:?}", t.elapsed() / n);
+    for alg in [Algorithm::Gost2015_256, Algorithm::Gost2004] {
+        let k = PrivateKey::generate(alg).expect("key");
+        let p = k.public_key().expect("pub");
+        let s = k.sign_digest(&vec![7u8; alg.field_len()]).expect("sign");
+        let t = std::time::Instant::now();
+        for _ in 0..n {
+            p.verify_digest(&vec![7u8; alg.field_len()], &s)
+                .expect("verifies");
+        }
+        println!("{alg:?} verify_digest: {:?}", t.elapsed() / n);
+    }
+    let d =
+        PrivateKey::from_le_bytes(Algorithm::Gost2015_512, &reversed(&hexv(&v, "d"))).expect("d");
+    let t = std::time::Instant::now();
+    for _ in 0..50 {
+        d.sign_digest(&digest).expect("sign");
+    }
+    println!(
+        "GOST-512 sign (constant-time ladder): {:?}",
+        t.elapsed() / 50
+    );
+}

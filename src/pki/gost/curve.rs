@@ -116,6 +116,9 @@ pub(crate) struct Curve<const L: usize> {
     p: Uint<L>,
     q: Odd<Uint<L>>,
     a: Fe<L>,
+    /// `a = −3` (tc26-512-A, CryptoPro-A): `a·t` is then `−(t + t + t)`, three additions
+    /// instead of a multiplication. Public curve data, so the branch leaks nothing.
+    a_is_minus_3: bool,
     b: Fe<L>,
     b3: Fe<L>,
     g: Point<L>,
@@ -127,6 +130,7 @@ impl<const L: usize> Curve<L> {
         let fp = MontyParams::new_vartime(c.p);
         let fq = MontyParams::new_vartime(c.q);
         let a = Fe::new(&c.a, fp);
+        let a_is_minus_3 = c.a == c.p.get().wrapping_sub(&Uint::from_u8(3));
         let b = Fe::new(&c.b, fp);
         let b3 = b.add(&b).add(&b);
         let g = Point {
@@ -140,6 +144,7 @@ impl<const L: usize> Curve<L> {
             p: c.p.get(),
             q: c.q,
             a,
+            a_is_minus_3,
             b,
             b3,
             g,
@@ -163,13 +168,21 @@ impl<const L: usize> Curve<L> {
         }
     }
 
+    /// `a·t`.
+    fn mul_a(&self, t: &Fe<L>) -> Fe<L> {
+        if self.a_is_minus_3 {
+            t.add(t).add(t).neg()
+        } else {
+            self.a.mul(t)
+        }
+    }
+
     /// Complete addition, Renes–Costello–Batina 2016, Algorithm 1 (12M + 3·m_a + 2·m_3b).
     /// Valid for every pair of points of the prime-order subgroup, including P + P and the
     /// identity, so doubling is `add(P, P)`.
     fn add(&self, p1: &Point<L>, p2: &Point<L>) -> Point<L> {
         let (x1, y1, z1) = (&p1.x, &p1.y, &p1.z);
         let (x2, y2, z2) = (&p2.x, &p2.y, &p2.z);
-        let a = &self.a;
         let b3 = &self.b3;
         let mut t0 = x1.mul(x2);
         let mut t1 = y1.mul(y2);
@@ -189,7 +202,7 @@ impl<const L: usize> Curve<L> {
         t5 = t5.mul(&x3);
         x3 = t1.add(&t2);
         t5 = t5.sub(&x3);
-        let mut z3 = a.mul(&t4);
+        let mut z3 = self.mul_a(&t4);
         x3 = b3.mul(&t2);
         z3 = x3.add(&z3);
         x3 = t1.sub(&z3);
@@ -197,11 +210,11 @@ impl<const L: usize> Curve<L> {
         let mut y3 = x3.mul(&z3);
         t1 = t0.add(&t0);
         t1 = t1.add(&t0);
-        t2 = a.mul(&t2);
+        t2 = self.mul_a(&t2);
         t4 = b3.mul(&t4);
         t1 = t1.add(&t2);
         t2 = t0.sub(&t2);
-        t2 = a.mul(&t2);
+        t2 = self.mul_a(&t2);
         t4 = t4.add(&t2);
         t0 = t1.mul(&t4);
         y3 = y3.add(&t0);
@@ -230,18 +243,33 @@ impl<const L: usize> Curve<L> {
         acc
     }
 
-    /// `a·P + b·Q` (Shamir's trick), variable time: only for public scalars and points.
+    /// `a·P + b·Q`, variable time (only for public scalars and points): interleaved fixed
+    /// 4-bit windows over tables of 1..15 multiples of each point (Shamir / Straus).
     fn mul2_vartime(&self, a: &Uint<L>, p: &Point<L>, b: &Uint<L>, q: &Point<L>) -> Point<L> {
-        let pq = self.add(p, q);
-        let bits = a.bits_vartime().max(b.bits_vartime());
+        let table = |base: &Point<L>| {
+            let mut t = [*base; 15];
+            for i in 1..15 {
+                t[i] = self.add(&t[i - 1], base);
+            }
+            t
+        };
+        let (tp, tq) = (table(p), table(q));
+        let nibble = |k: &Uint<L>, w: u32| {
+            (0..4).fold(0usize, |acc, j| {
+                acc | (usize::from(k.bit_vartime(4 * w + j)) << j)
+            })
+        };
+        let windows = a.bits_vartime().max(b.bits_vartime()).div_ceil(4);
         let mut acc = self.identity();
-        for i in (0..bits).rev() {
-            acc = self.add(&acc, &acc);
-            match (a.bit_vartime(i), b.bit_vartime(i)) {
-                (true, true) => acc = self.add(&acc, &pq),
-                (true, false) => acc = self.add(&acc, p),
-                (false, true) => acc = self.add(&acc, q),
-                (false, false) => {}
+        for w in (0..windows).rev() {
+            for _ in 0..4 {
+                acc = self.add(&acc, &acc);
+            }
+            if let Some(pt) = nibble(a, w).checked_sub(1).and_then(|i| tp.get(i)) {
+                acc = self.add(&acc, pt);
+            }
+            if let Some(pt) = nibble(b, w).checked_sub(1).and_then(|i| tq.get(i)) {
+                acc = self.add(&acc, pt);
             }
         }
         acc
