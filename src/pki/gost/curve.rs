@@ -9,9 +9,11 @@
 //! * Signing and verification follow GOST 34.10-2015 §6.1 and §6.2 (= GOST R 34.10-2012,
 //!   RFC 7091 §6.1/§6.2) on integers; byte encodings live in `super` (NCA's little-endian layout).
 
-use crypto_bigint::modular::{MontyForm, MontyParams};
+use std::marker::PhantomData;
+
+use crypto_bigint::modular::{ConstMontyForm, ConstMontyParams};
 use crypto_bigint::subtle::{Choice, ConditionallySelectable};
-use crypto_bigint::{NonZero, Odd, U256, U512, Uint};
+use crypto_bigint::{U256, U512, Uint, impl_modulus};
 use zeroize::Zeroize;
 
 /// Limbs of a 512-bit integer on this target.
@@ -19,22 +21,59 @@ pub(crate) const L512: usize = U512::LIMBS;
 /// Limbs of a 256-bit integer on this target.
 pub(crate) const L256: usize = U256::LIMBS;
 
-/// Field element modulo `p` (or scalar modulo `q`) in Montgomery form.
-type Fe<const L: usize> = MontyForm<L>;
+/// Field element modulo `p` in Montgomery form (the modulus is a type: no per-element copy of
+/// the Montgomery constants).
+type Fe<P, const L: usize> = ConstMontyForm<P, L>;
+/// Scalar modulo `q` in Montgomery form.
+type Sc<Q, const L: usize> = ConstMontyForm<Q, L>;
+
+impl_modulus!(
+    P512A,
+    U512,
+    "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFDC7",
+    "p of tc26-512-A (RFC 7836 §A.1)."
+);
+impl_modulus!(
+    Q512A,
+    U512,
+    "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF27E69532F48D89116FF22B8D4E0560609B4B38ABFAD2B85DCACDB1411F10B275",
+    "q of tc26-512-A (RFC 7836 §A.1)."
+);
+impl_modulus!(
+    P256,
+    U256,
+    "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFD97",
+    "p = 2^256 − 617, shared by tc26-256-A and CryptoPro-A."
+);
+impl_modulus!(
+    Q256A,
+    U256,
+    "400000000000000000000000000000000FD8CDDFC87B6635C115AF556C360C67",
+    "q of tc26-256-A (RFC 7836 §A.2)."
+);
+impl_modulus!(
+    QCryptoProA,
+    U256,
+    "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF6C611070995AD10045841B09B761B893",
+    "q of CryptoPro-A (RFC 4357 §11.4)."
+);
+
+/// tc26-512-A, ready for arithmetic.
+pub(crate) type Curve512A = Curve<P512A, Q512A, L512>;
+/// tc26-256-A, ready for arithmetic.
+pub(crate) type Curve256A = Curve<P256, Q256A, L256>;
+/// CryptoPro-A, ready for arithmetic.
+pub(crate) type CurveCryptoProA = Curve<P256, QCryptoProA, L256>;
 
 /// Constants of one short-Weierstrass curve `y² = x³ + a·x + b` over GF(p) with a base point of
-/// prime order `q` (GOST 34.10-2015 §5.2, RFC 7091 §3.2 notation).
+/// prime order `q` (p and q are the moduli types of [`Curve`]) (GOST 34.10-2015 §5.2, RFC 7091 §3.2 notation).
 pub(crate) struct CurveConstants<const L: usize> {
     /// Human name (RFC 7836 / RFC 4357 identifier).
     pub name: &'static str,
-    /// Field prime `p`.
-    pub p: Odd<Uint<L>>,
     /// Coefficient `a` (< p).
     pub a: Uint<L>,
     /// Coefficient `b` (< p).
     pub b: Uint<L>,
-    /// Order `q` of the base point (prime, odd).
-    pub q: Odd<Uint<L>>,
     /// Base point x.
     pub x: Uint<L>,
     /// Base point y.
@@ -44,10 +83,6 @@ pub(crate) struct CurveConstants<const L: usize> {
 /// id-tc26-gost-3410-12-512-paramSetA (RFC 7836 §A.1; NCA 1.2.398.3.10.1.1.2.2.1).
 pub(crate) const TC26_512_A: CurveConstants<L512> = CurveConstants {
     name: "id-tc26-gost-3410-12-512-paramSetA",
-    p: Odd::<U512>::from_be_hex(concat!(
-        "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF",
-        "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFDC7"
-    )),
     a: U512::from_be_hex(concat!(
         "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF",
         "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFDC4"
@@ -55,10 +90,6 @@ pub(crate) const TC26_512_A: CurveConstants<L512> = CurveConstants {
     b: U512::from_be_hex(concat!(
         "E8C2505DEDFC86DDC1BD0B2B6667F1DA34B82574761CB0E879BD081CFD0B6265",
         "EE3CB090F30D27614CB4574010DA90DD862EF9D4EBEE4761503190785A71C760"
-    )),
-    q: Odd::<U512>::from_be_hex(concat!(
-        "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF",
-        "27E69532F48D89116FF22B8D4E0560609B4B38ABFAD2B85DCACDB1411F10B275"
     )),
     x: U512::from_u8(3),
     y: U512::from_be_hex(concat!(
@@ -71,10 +102,8 @@ pub(crate) const TC26_512_A: CurveConstants<L512> = CurveConstants {
 /// NCA 1.2.398.3.10.1.1.2.1.1).
 pub(crate) const TC26_256_A: CurveConstants<L256> = CurveConstants {
     name: "id-tc26-gost-3410-2012-256-paramSetA",
-    p: Odd::<U256>::from_be_hex("FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFD97"),
     a: U256::from_be_hex("C2173F1513981673AF4892C23035A27CE25E2013BF95AA33B22C656F277E7335"),
     b: U256::from_be_hex("295F9BAE7428ED9CCC20E7C359A9D41A22FCCD9108E17BF7BA9337A6F8AE9513"),
-    q: Odd::<U256>::from_be_hex("400000000000000000000000000000000FD8CDDFC87B6635C115AF556C360C67"),
     x: U256::from_be_hex("91E38443A5E82C0D880923425712B2BB658B9196932E02C78B2582FE742DAA28"),
     y: U256::from_be_hex("32879423AB1A0375895786C4BB46E9565FDE0B5344766740AF268ADB32322E5C"),
 };
@@ -83,23 +112,21 @@ pub(crate) const TC26_256_A: CurveConstants<L256> = CurveConstants {
 /// GOST 34.310-2004).
 pub(crate) const CRYPTOPRO_A: CurveConstants<L256> = CurveConstants {
     name: "id-GostR3410-2001-CryptoPro-A-ParamSet",
-    p: Odd::<U256>::from_be_hex("FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFD97"),
     a: U256::from_be_hex("FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFD94"),
     b: U256::from_u8(0xA6),
-    q: Odd::<U256>::from_be_hex("FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF6C611070995AD10045841B09B761B893"),
     x: U256::from_u8(1),
     y: U256::from_be_hex("8D91E471E0989CDA27DF505A453F2B7635294F2DDF23E3B122ACC99C9E9F1E14"),
 };
 
 /// A point in homogeneous projective coordinates (X:Y:Z), affine (X/Z, Y/Z); identity = (0:1:0).
 #[derive(Clone, Copy)]
-pub(crate) struct Point<const L: usize> {
-    x: Fe<L>,
-    y: Fe<L>,
-    z: Fe<L>,
+pub(crate) struct Point<P: ConstMontyParams<L>, const L: usize> {
+    x: Fe<P, L>,
+    y: Fe<P, L>,
+    z: Fe<P, L>,
 }
 
-impl<const L: usize> ConditionallySelectable for Point<L> {
+impl<P: ConstMontyParams<L>, const L: usize> ConditionallySelectable for Point<P, L> {
     fn conditional_select(a: &Self, b: &Self, choice: Choice) -> Self {
         Point {
             x: Fe::conditional_select(&a.x, &b.x, choice),
@@ -110,39 +137,31 @@ impl<const L: usize> ConditionallySelectable for Point<L> {
 }
 
 /// A curve ready for arithmetic (Montgomery parameters precomputed).
-pub(crate) struct Curve<const L: usize> {
-    fp: MontyParams<L>,
-    fq: MontyParams<L>,
-    p: Uint<L>,
-    q: Odd<Uint<L>>,
-    a: Fe<L>,
+pub(crate) struct Curve<P: ConstMontyParams<L>, Q, const L: usize> {
+    _q: PhantomData<Q>,
+    a: Fe<P, L>,
     /// `a = −3` (tc26-512-A, CryptoPro-A): `a·t` is then `−(t + t + t)`, three additions
     /// instead of a multiplication. Public curve data, so the branch leaks nothing.
     a_is_minus_3: bool,
-    b: Fe<L>,
-    b3: Fe<L>,
-    g: Point<L>,
+    b: Fe<P, L>,
+    b3: Fe<P, L>,
+    g: Point<P, L>,
 }
 
-impl<const L: usize> Curve<L> {
-    /// Prepares the curve (computes the Montgomery constants for `p` and `q`).
+impl<P: ConstMontyParams<L>, Q: ConstMontyParams<L>, const L: usize> Curve<P, Q, L> {
+    /// Prepares the curve (coefficients and base point in Montgomery form).
     pub(crate) fn new(c: &CurveConstants<L>) -> Self {
-        let fp = MontyParams::new_vartime(c.p);
-        let fq = MontyParams::new_vartime(c.q);
-        let a = Fe::new(&c.a, fp);
-        let a_is_minus_3 = c.a == c.p.get().wrapping_sub(&Uint::from_u8(3));
-        let b = Fe::new(&c.b, fp);
+        let a = Fe::new(&c.a);
+        let a_is_minus_3 = c.a == P::MODULUS.get().wrapping_sub(&Uint::from_u8(3));
+        let b = Fe::new(&c.b);
         let b3 = b.add(&b).add(&b);
         let g = Point {
-            x: Fe::new(&c.x, fp),
-            y: Fe::new(&c.y, fp),
-            z: Fe::one(fp),
+            x: Fe::new(&c.x),
+            y: Fe::new(&c.y),
+            z: Fe::ONE,
         };
         Curve {
-            fp,
-            fq,
-            p: c.p.get(),
-            q: c.q,
+            _q: PhantomData,
             a,
             a_is_minus_3,
             b,
@@ -152,24 +171,20 @@ impl<const L: usize> Curve<L> {
     }
 
     /// The subgroup order `q`.
-    pub(crate) fn order(&self) -> &Uint<L> {
-        &self.q
+    pub(crate) fn order(&self) -> Uint<L> {
+        Q::MODULUS.get()
     }
 
-    fn q_nz(&self) -> &NonZero<Uint<L>> {
-        self.q.as_nz_ref()
-    }
-
-    fn identity(&self) -> Point<L> {
+    fn identity(&self) -> Point<P, L> {
         Point {
-            x: Fe::zero(self.fp),
-            y: Fe::one(self.fp),
-            z: Fe::zero(self.fp),
+            x: Fe::ZERO,
+            y: Fe::ONE,
+            z: Fe::ZERO,
         }
     }
 
     /// `a·t`.
-    fn mul_a(&self, t: &Fe<L>) -> Fe<L> {
+    fn mul_a(&self, t: &Fe<P, L>) -> Fe<P, L> {
         if self.a_is_minus_3 {
             t.add(t).add(t).neg()
         } else {
@@ -180,7 +195,7 @@ impl<const L: usize> Curve<L> {
     /// Complete addition, Renes–Costello–Batina 2016, Algorithm 1 (12M + 3·m_a + 2·m_3b).
     /// Valid for every pair of points of the prime-order subgroup, including P + P and the
     /// identity, so doubling is `add(P, P)`.
-    fn add(&self, p1: &Point<L>, p2: &Point<L>) -> Point<L> {
+    fn add(&self, p1: &Point<P, L>, p2: &Point<P, L>) -> Point<P, L> {
         let (x1, y1, z1) = (&p1.x, &p1.y, &p1.z);
         let (x2, y2, z2) = (&p2.x, &p2.y, &p2.z);
         let b3 = &self.b3;
@@ -233,7 +248,7 @@ impl<const L: usize> Curve<L> {
 
     /// `k·P` in constant time for a secret `k`: a double-and-add-always ladder over all
     /// `Uint::BITS` bits with a constant-time select; the complete formulas have no branches.
-    fn mul_ct(&self, k: &Uint<L>, base: &Point<L>) -> Point<L> {
+    fn mul_ct(&self, k: &Uint<L>, base: &Point<P, L>) -> Point<P, L> {
         let mut acc = self.identity();
         for i in (0..Uint::<L>::BITS).rev() {
             acc = self.add(&acc, &acc);
@@ -245,8 +260,14 @@ impl<const L: usize> Curve<L> {
 
     /// `a·P + b·Q`, variable time (only for public scalars and points): interleaved fixed
     /// 4-bit windows over tables of 1..15 multiples of each point (Shamir / Straus).
-    fn mul2_vartime(&self, a: &Uint<L>, p: &Point<L>, b: &Uint<L>, q: &Point<L>) -> Point<L> {
-        let table = |base: &Point<L>| {
+    fn mul2_vartime(
+        &self,
+        a: &Uint<L>,
+        p: &Point<P, L>,
+        b: &Uint<L>,
+        q: &Point<P, L>,
+    ) -> Point<P, L> {
+        let table = |base: &Point<P, L>| {
             let mut t = [*base; 15];
             for i in 1..15 {
                 t[i] = self.add(&t[i - 1], base);
@@ -276,7 +297,7 @@ impl<const L: usize> Curve<L> {
     }
 
     /// Affine coordinates, `None` for the identity.
-    fn to_affine(&self, pt: &Point<L>) -> Option<(Uint<L>, Uint<L>)> {
+    fn to_affine(&self, pt: &Point<P, L>) -> Option<(Uint<L>, Uint<L>)> {
         let z = pt.z.retrieve();
         if z == Uint::ZERO {
             return None;
@@ -286,24 +307,25 @@ impl<const L: usize> Curve<L> {
     }
 
     /// Fermat inversion in GF(p) (the input is non-zero).
-    fn inv_p(&self, x: &Fe<L>) -> Fe<L> {
-        x.pow(&self.p.wrapping_sub(&Uint::from_u8(2)))
+    fn inv_p(&self, x: &Fe<P, L>) -> Fe<P, L> {
+        x.pow(&P::MODULUS.get().wrapping_sub(&Uint::from_u8(2)))
     }
 
     /// Fermat inversion modulo q (the input is non-zero).
-    fn inv_q(&self, x: &Fe<L>) -> Fe<L> {
-        x.pow(&self.q.wrapping_sub(&Uint::from_u8(2)))
+    fn inv_q(&self, x: &Sc<Q, L>) -> Sc<Q, L> {
+        x.pow(&Q::MODULUS.get().wrapping_sub(&Uint::from_u8(2)))
     }
 
     /// A public point from affine coordinates, checked: both coordinates < p and
     /// y² = x³ + a·x + b (GOST 34.10-2015 §5.2). The identity has no affine form, so it can never
     /// be accepted here.
-    pub(crate) fn point(&self, x: &Uint<L>, y: &Uint<L>) -> Option<Point<L>> {
-        if x >= &self.p || y >= &self.p {
+    pub(crate) fn point(&self, x: &Uint<L>, y: &Uint<L>) -> Option<Point<P, L>> {
+        let p = P::MODULUS.get();
+        if x >= &p || y >= &p {
             return None;
         }
-        let xm = Fe::new(x, self.fp);
-        let ym = Fe::new(y, self.fp);
+        let xm = Fe::new(x);
+        let ym = Fe::new(y);
         let lhs = ym.square();
         let rhs = xm.square().mul(&xm).add(&self.a.mul(&xm)).add(&self.b);
         if lhs.retrieve() != rhs.retrieve() {
@@ -312,34 +334,39 @@ impl<const L: usize> Curve<L> {
         Some(Point {
             x: xm,
             y: ym,
-            z: Fe::one(self.fp),
+            z: Fe::ONE,
         })
     }
 
     /// `e = h mod q`, and 1 when that is 0 (GOST 34.10-2015 §6.1 step 2, §6.2 step 3).
     pub(crate) fn reduce_e(&self, h: &Uint<L>) -> Uint<L> {
-        let e = h.rem_vartime(self.q_nz());
+        let e = h.rem_vartime(Q::MODULUS.as_nz_ref());
         if e == Uint::ZERO { Uint::ONE } else { e }
     }
 
     /// True when `0 < v < q`.
     pub(crate) fn is_scalar(&self, v: &Uint<L>) -> bool {
-        v != &Uint::ZERO && v < &self.q
+        v != &Uint::ZERO && v < &Q::MODULUS.get()
     }
 
     /// Verification, GOST 34.10-2015 §6.2 steps 3–6 on integers (the caller checked
     /// `0 < r, s < q` and the key with [`Curve::point`]). `e` is already reduced.
-    pub(crate) fn verify(&self, pubkey: &Point<L>, e: &Uint<L>, r: &Uint<L>, s: &Uint<L>) -> bool {
-        let fq = self.fq;
+    pub(crate) fn verify(
+        &self,
+        pubkey: &Point<P, L>,
+        e: &Uint<L>,
+        r: &Uint<L>,
+        s: &Uint<L>,
+    ) -> bool {
         // §6.2 step 4: v = e⁻¹ mod q.
-        let v = self.inv_q(&Fe::new(e, fq));
+        let v = self.inv_q(&Sc::new(e));
         // §6.2 step 5: z1 = s·v, z2 = −r·v (mod q).
-        let z1 = Fe::new(s, fq).mul(&v).retrieve();
-        let z2 = Fe::new(r, fq).mul(&v).neg().retrieve();
+        let z1 = Sc::new(s).mul(&v).retrieve();
+        let z2 = Sc::new(r).mul(&v).neg().retrieve();
         // §6.2 step 6: C = z1·P + z2·Q, R = x_C mod q.
         let c = self.mul2_vartime(&z1, &self.g, &z2, pubkey);
         match self.to_affine(&c) {
-            Some((x, _)) => &x.rem_vartime(self.q_nz()) == r,
+            Some((x, _)) => &x.rem_vartime(Q::MODULUS.as_nz_ref()) == r,
             None => false,
         }
     }
@@ -352,19 +379,18 @@ impl<const L: usize> Curve<L> {
         e: &Uint<L>,
         k: &Uint<L>,
     ) -> Option<(Uint<L>, Uint<L>)> {
-        let fq = self.fq;
         // §6.1 step 4: C = k·P, r = x_C mod q.
         let c = self.mul_ct(k, &self.g);
         let (mut cx, mut cy) = self.to_affine(&c)?;
-        let r = cx.rem(self.q_nz());
+        let r = cx.rem(Q::MODULUS.as_nz_ref());
         cx.as_words_mut().zeroize();
         cy.as_words_mut().zeroize();
         if r == Uint::ZERO {
             return None;
         }
         // §6.1 step 5: s = (r·d + k·e) mod q.
-        let mut rd = Fe::new(&r, fq).mul(&Fe::new(d, fq));
-        let mut ke = Fe::new(k, fq).mul(&Fe::new(e, fq));
+        let mut rd = Sc::<Q, L>::new(&r).mul(&Sc::new(d));
+        let mut ke = Sc::<Q, L>::new(k).mul(&Sc::new(e));
         let mut sm = rd.add(&ke);
         let s = sm.retrieve();
         rd.as_montgomery_mut().as_words_mut().zeroize();
@@ -387,17 +413,32 @@ impl<const L: usize> Curve<L> {
 mod tests {
     use super::*;
 
+    impl_modulus!(
+        PTest256,
+        U256,
+        "8000000000000000000000000000000000000000000000000000000000000431"
+    );
+    impl_modulus!(
+        QTest256,
+        U256,
+        "8000000000000000000000000000000150FE8A1892976154C59CFC193ACCF5B3"
+    );
+    impl_modulus!(
+        PTest512,
+        U512,
+        "4531ACD1FE0023C7550D267B6B2FEE80922B14B2FFB90F04D4EB7C09B5D2D15DF1D852741AF4704A0458047E80E4546D35B8336FAC224DD81664BBF528BE6373"
+    );
+    impl_modulus!(
+        QTest512,
+        U512,
+        "4531ACD1FE0023C7550D267B6B2FEE80922B14B2FFB90F04D4EB7C09B5D2D15DA82F2D7ECB1DBAC719905C5EECC423F1D86E25EDBE23C595D644AAF187E6E6DF"
+    );
+
     /// RFC 7091 §7.1 (GOST R 34.10-2012 Appendix A.1): 256-bit test curve.
     const TEST_256: CurveConstants<L256> = CurveConstants {
         name: "id-GostR3410-2001-TestParamSet",
-        p: Odd::<U256>::from_be_hex(
-            "8000000000000000000000000000000000000000000000000000000000000431",
-        ),
         a: U256::from_u8(7),
         b: U256::from_be_hex("5FBFF498AA938CE739B8E022FBAFEF40563F6E6A3472FC2A514C0CE9DAE23B7E"),
-        q: Odd::<U256>::from_be_hex(
-            "8000000000000000000000000000000150FE8A1892976154C59CFC193ACCF5B3",
-        ),
         x: U256::from_u8(2),
         y: U256::from_be_hex("08E2A8A0E65147D4BD6316030E16D19C85C97F0A9CA267122B96ABBCEA7E8FC8"),
     };
@@ -405,18 +446,10 @@ mod tests {
     /// RFC 7091 §7.2 (GOST R 34.10-2012 Appendix A.2): 512-bit test curve.
     const TEST_512: CurveConstants<L512> = CurveConstants {
         name: "id-tc26-gost-3410-12-512-paramSetTest",
-        p: Odd::<U512>::from_be_hex(concat!(
-            "4531ACD1FE0023C7550D267B6B2FEE80922B14B2FFB90F04D4EB7C09B5D2D15D",
-            "F1D852741AF4704A0458047E80E4546D35B8336FAC224DD81664BBF528BE6373"
-        )),
         a: U512::from_u8(7),
         b: U512::from_be_hex(concat!(
             "1CFF0806A31116DA29D8CFA54E57EB748BC5F377E49400FDD788B649ECA1AC43",
             "61834013B2AD7322480A89CA58E0CF74BC9E540C2ADD6897FAD0A3084F302ADC"
-        )),
-        q: Odd::<U512>::from_be_hex(concat!(
-            "4531ACD1FE0023C7550D267B6B2FEE80922B14B2FFB90F04D4EB7C09B5D2D15D",
-            "A82F2D7ECB1DBAC719905C5EECC423F1D86E25EDBE23C595D644AAF187E6E6DF"
         )),
         x: U512::from_be_hex(concat!(
             "24D19CC64572EE30F396BF6EBBFD7A6C5213B3B3D7057CC825F91093A68CD762",
@@ -430,7 +463,7 @@ mod tests {
 
     #[track_caller]
     #[allow(clippy::too_many_arguments)] // the seven published values of one example
-    fn check_example<const L: usize>(
+    fn check_example<P: ConstMontyParams<L>, Q: ConstMontyParams<L>, const L: usize>(
         c: &CurveConstants<L>,
         d: &str,
         qx: &str,
@@ -440,7 +473,7 @@ mod tests {
         r: &str,
         s: &str,
     ) {
-        let curve = Curve::new(c);
+        let curve = Curve::<P, Q, L>::new(c);
         let u = Uint::<L>::from_be_hex;
         let (d, e, k, r, s) = (u(d), u(e), u(k), u(r), u(s));
         let (x, y) = curve.public_key(&d).expect("public key");
@@ -454,7 +487,7 @@ mod tests {
 
     #[test]
     fn rfc7091_256_bit_example_signs_and_verifies() {
-        check_example(
+        check_example::<PTest256, QTest256, L256>(
             &TEST_256,
             "7A929ADE789BB9BE10ED359DD39A72C11B60961F49397EEE1D19CE9891EC3B28",
             "7F2B49E270DB6D90D8595BEC458B50C58585BA1D4E9B788F6689DBD8E56FD80B",
@@ -468,7 +501,7 @@ mod tests {
 
     #[test]
     fn rfc7091_512_bit_example_signs_and_verifies() {
-        check_example(
+        check_example::<PTest512, QTest512, L512>(
             &TEST_512,
             concat!(
                 "0BA6048AADAE241BA40936D47756D7C93091A0E8514669700EE7508E508B1020",
@@ -503,20 +536,22 @@ mod tests {
 
     #[test]
     fn base_points_of_named_sets_are_on_their_curves() {
-        let c = Curve::new(&TC26_512_A);
+        let c = Curve512A::new(&TC26_512_A);
         assert!(c.point(&TC26_512_A.x, &TC26_512_A.y).is_some());
-        let c = Curve::new(&TC26_256_A);
+        let c = Curve256A::new(&TC26_256_A);
         assert!(c.point(&TC26_256_A.x, &TC26_256_A.y).is_some());
-        let c = Curve::new(&CRYPTOPRO_A);
+        let c = CurveCryptoProA::new(&CRYPTOPRO_A);
         assert!(c.point(&CRYPTOPRO_A.x, &CRYPTOPRO_A.y).is_some());
         assert!(c.point(&CRYPTOPRO_A.x, &CRYPTOPRO_A.x).is_none());
     }
 
     #[test]
     fn order_times_base_point_is_the_identity() {
-        let c = Curve::new(&CRYPTOPRO_A);
-        assert_eq!(c.public_key(&CRYPTOPRO_A.q.get()), None);
-        let c = Curve::new(&TC26_256_A);
-        assert_eq!(c.public_key(&TC26_256_A.q.get()), None);
+        let c = CurveCryptoProA::new(&CRYPTOPRO_A);
+        assert_eq!(c.public_key(&c.order()), None);
+        let c = Curve256A::new(&TC26_256_A);
+        assert_eq!(c.public_key(&c.order()), None);
+        let c = Curve512A::new(&TC26_512_A);
+        assert_eq!(c.public_key(&c.order()), None);
     }
 }

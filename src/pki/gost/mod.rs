@@ -27,7 +27,11 @@ use digest::Digest;
 use spki::SubjectPublicKeyInfoRef;
 use zeroize::{Zeroize, Zeroizing};
 
-use self::curve::{CRYPTOPRO_A, Curve, L256, L512, TC26_256_A, TC26_512_A};
+use crypto_bigint::modular::ConstMontyParams;
+
+use self::curve::{
+    CRYPTOPRO_A, Curve, Curve256A, Curve512A, CurveCryptoProA, TC26_256_A, TC26_512_A,
+};
 use super::der_util;
 
 /// GOST algorithm, parameter-set and digest OIDs of the Kazakh arc 1.2.398.3.10.1.
@@ -327,19 +331,19 @@ impl Algorithm {
     }
 }
 
-fn curve_512a() -> &'static Curve<L512> {
-    static C: OnceLock<Curve<L512>> = OnceLock::new();
-    C.get_or_init(|| Curve::new(&TC26_512_A))
+fn curve_512a() -> &'static Curve512A {
+    static C: OnceLock<Curve512A> = OnceLock::new();
+    C.get_or_init(|| Curve512A::new(&TC26_512_A))
 }
 
-fn curve_256a() -> &'static Curve<L256> {
-    static C: OnceLock<Curve<L256>> = OnceLock::new();
-    C.get_or_init(|| Curve::new(&TC26_256_A))
+fn curve_256a() -> &'static Curve256A {
+    static C: OnceLock<Curve256A> = OnceLock::new();
+    C.get_or_init(|| Curve256A::new(&TC26_256_A))
 }
 
-fn curve_cryptopro_a() -> &'static Curve<L256> {
-    static C: OnceLock<Curve<L256>> = OnceLock::new();
-    C.get_or_init(|| Curve::new(&CRYPTOPRO_A))
+fn curve_cryptopro_a() -> &'static CurveCryptoProA {
+    static C: OnceLock<CurveCryptoProA> = OnceLock::new();
+    C.get_or_init(|| CurveCryptoProA::new(&CRYPTOPRO_A))
 }
 
 /// Runs `$body` with `$c` bound to the algorithm's curve (the curves differ in size, so this is
@@ -623,7 +627,9 @@ impl PrivateKey {
 
 /// A uniformly random scalar in 1..q−1 (little-endian), by rejection sampling on
 /// `bits(q)`-bit candidates from the OS generator.
-fn random_scalar<const L: usize>(c: &Curve<L>) -> Result<Zeroizing<Vec<u8>>, GostError> {
+fn random_scalar<P: ConstMontyParams<L>, Q: ConstMontyParams<L>, const L: usize>(
+    c: &Curve<P, Q, L>,
+) -> Result<Zeroizing<Vec<u8>>, GostError> {
     let q_bits = c.order().bits_vartime();
     let shift = Uint::<L>::BITS - q_bits;
     let mut buf = Zeroizing::new(vec![0u8; Uint::<L>::BYTES]);
