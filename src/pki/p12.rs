@@ -515,12 +515,12 @@ fn private_key(pkcs8: &[u8]) -> Result<P12Key, P12Error> {
     let d: Zeroizing<Vec<u8>> = match inner.tag {
         0x04 => Zeroizing::new(body.to_vec()),
         0x02 => {
+            // A positive INTEGER (no sign bit), at most n magnitude octets after a leading 0x00.
+            if body.first().is_none_or(|b| b & 0x80 != 0) {
+                return Err(P12Error::Gost(GostError::BadPrivateKey));
+            }
             let digits = body.strip_prefix(&[0u8]).unwrap_or(body);
-            if digits.len() > n
-                || digits
-                    .first()
-                    .is_some_and(|b| b & 0x80 != 0 && digits.len() == body.len())
-            {
+            if digits.len() > n {
                 return Err(P12Error::Gost(GostError::BadPrivateKey));
             }
             let mut le = Zeroizing::new(vec![0u8; n]);
