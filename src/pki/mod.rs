@@ -11,6 +11,7 @@ pub mod identity;
 pub mod name;
 pub mod name_constraints;
 pub mod ocsp;
+pub mod p12;
 pub mod path;
 pub mod policy;
 pub mod revocation;

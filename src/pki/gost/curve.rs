@@ -1,0 +1,557 @@
+//! Elliptic-curve arithmetic for GOST 34.10-2015 / GOST 34.310-2004 and the parameter sets NCA
+//! uses, over `crypto-bigint`'s constant-time Montgomery arithmetic.
+//!
+//! * Points are kept in homogeneous projective coordinates and added with the complete formulas
+//!   of Renes–Costello–Batina 2016 (Algorithm 1, arbitrary `a`): one code path for every input,
+//!   no exceptional cases for points of the prime-order subgroup, so the same addition serves the
+//!   constant-time ladder used with secrets and the variable-time verifier.
+//! * Field and scalar inversions are Fermat inversions (`x^(m-2)`), constant time.
+//! * Signing and verification follow GOST 34.10-2015 §6.1 and §6.2 (= GOST R 34.10-2012,
+//!   RFC 7091 §6.1/§6.2) on integers; byte encodings live in `super` (NCA's little-endian layout).
+
+use std::marker::PhantomData;
+
+use crypto_bigint::modular::{ConstMontyForm, ConstMontyParams};
+use crypto_bigint::subtle::{Choice, ConditionallySelectable};
+use crypto_bigint::{U256, U512, Uint, impl_modulus};
+use zeroize::Zeroize;
+
+/// Limbs of a 512-bit integer on this target.
+pub(crate) const L512: usize = U512::LIMBS;
+/// Limbs of a 256-bit integer on this target.
+pub(crate) const L256: usize = U256::LIMBS;
+
+/// Field element modulo `p` in Montgomery form (the modulus is a type: no per-element copy of
+/// the Montgomery constants).
+type Fe<P, const L: usize> = ConstMontyForm<P, L>;
+/// Scalar modulo `q` in Montgomery form.
+type Sc<Q, const L: usize> = ConstMontyForm<Q, L>;
+
+impl_modulus!(
+    P512A,
+    U512,
+    "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFDC7",
+    "p of tc26-512-A (RFC 7836 §A.1)."
+);
+impl_modulus!(
+    Q512A,
+    U512,
+    "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF27E69532F48D89116FF22B8D4E0560609B4B38ABFAD2B85DCACDB1411F10B275",
+    "q of tc26-512-A (RFC 7836 §A.1)."
+);
+impl_modulus!(
+    P256,
+    U256,
+    "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFD97",
+    "p = 2^256 − 617, shared by tc26-256-A and CryptoPro-A."
+);
+impl_modulus!(
+    Q256A,
+    U256,
+    "400000000000000000000000000000000FD8CDDFC87B6635C115AF556C360C67",
+    "q of tc26-256-A (RFC 7836 §A.2)."
+);
+impl_modulus!(
+    QCryptoProA,
+    U256,
+    "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF6C611070995AD10045841B09B761B893",
+    "q of CryptoPro-A (RFC 4357 §11.4)."
+);
+
+/// tc26-512-A, ready for arithmetic.
+pub(crate) type Curve512A = Curve<P512A, Q512A, L512>;
+/// tc26-256-A, ready for arithmetic.
+pub(crate) type Curve256A = Curve<P256, Q256A, L256>;
+/// CryptoPro-A, ready for arithmetic.
+pub(crate) type CurveCryptoProA = Curve<P256, QCryptoProA, L256>;
+
+/// Constants of one short-Weierstrass curve `y² = x³ + a·x + b` over GF(p) with a base point of
+/// prime order `q` (p and q are the moduli types of [`Curve`]) (GOST 34.10-2015 §5.2, RFC 7091 §3.2 notation).
+pub(crate) struct CurveConstants<const L: usize> {
+    /// Human name (RFC 7836 / RFC 4357 identifier).
+    pub name: &'static str,
+    /// Coefficient `a` (< p).
+    pub a: Uint<L>,
+    /// Coefficient `b` (< p).
+    pub b: Uint<L>,
+    /// Base point x.
+    pub x: Uint<L>,
+    /// Base point y.
+    pub y: Uint<L>,
+}
+
+/// id-tc26-gost-3410-12-512-paramSetA (RFC 7836 §A.1; NCA 1.2.398.3.10.1.1.2.2.1).
+pub(crate) const TC26_512_A: CurveConstants<L512> = CurveConstants {
+    name: "id-tc26-gost-3410-12-512-paramSetA",
+    a: U512::from_be_hex(concat!(
+        "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF",
+        "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFDC4"
+    )),
+    b: U512::from_be_hex(concat!(
+        "E8C2505DEDFC86DDC1BD0B2B6667F1DA34B82574761CB0E879BD081CFD0B6265",
+        "EE3CB090F30D27614CB4574010DA90DD862EF9D4EBEE4761503190785A71C760"
+    )),
+    x: U512::from_u8(3),
+    y: U512::from_be_hex(concat!(
+        "7503CFE87A836AE3A61B8816E25450E6CE5E1C93ACF1ABC1778064FDCBEFA921",
+        "DF1626BE4FD036E93D75E6A50E3A41E98028FE5FC235F5B889A589CB5215F2A4"
+    )),
+};
+
+/// id-tc26-gost-3410-2012-256-paramSetA (RFC 7836 §A.2, Weierstrass form; cofactor 4;
+/// NCA 1.2.398.3.10.1.1.2.1.1).
+pub(crate) const TC26_256_A: CurveConstants<L256> = CurveConstants {
+    name: "id-tc26-gost-3410-2012-256-paramSetA",
+    a: U256::from_be_hex("C2173F1513981673AF4892C23035A27CE25E2013BF95AA33B22C656F277E7335"),
+    b: U256::from_be_hex("295F9BAE7428ED9CCC20E7C359A9D41A22FCCD9108E17BF7BA9337A6F8AE9513"),
+    x: U256::from_be_hex("91E38443A5E82C0D880923425712B2BB658B9196932E02C78B2582FE742DAA28"),
+    y: U256::from_be_hex("32879423AB1A0375895786C4BB46E9565FDE0B5344766740AF268ADB32322E5C"),
+};
+
+/// id-GostR3410-2001-CryptoPro-A-ParamSet (RFC 4357 §11.4; NCA 1.2.398.3.10.1.1.1.1.1 for
+/// GOST 34.310-2004).
+pub(crate) const CRYPTOPRO_A: CurveConstants<L256> = CurveConstants {
+    name: "id-GostR3410-2001-CryptoPro-A-ParamSet",
+    a: U256::from_be_hex("FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFD94"),
+    b: U256::from_u8(0xA6),
+    x: U256::from_u8(1),
+    y: U256::from_be_hex("8D91E471E0989CDA27DF505A453F2B7635294F2DDF23E3B122ACC99C9E9F1E14"),
+};
+
+/// A point in homogeneous projective coordinates (X:Y:Z), affine (X/Z, Y/Z); identity = (0:1:0).
+#[derive(Clone, Copy)]
+pub(crate) struct Point<P: ConstMontyParams<L>, const L: usize> {
+    x: Fe<P, L>,
+    y: Fe<P, L>,
+    z: Fe<P, L>,
+}
+
+impl<P: ConstMontyParams<L>, const L: usize> ConditionallySelectable for Point<P, L> {
+    fn conditional_select(a: &Self, b: &Self, choice: Choice) -> Self {
+        Point {
+            x: Fe::conditional_select(&a.x, &b.x, choice),
+            y: Fe::conditional_select(&a.y, &b.y, choice),
+            z: Fe::conditional_select(&a.z, &b.z, choice),
+        }
+    }
+}
+
+/// A curve ready for arithmetic (Montgomery parameters precomputed).
+pub(crate) struct Curve<P: ConstMontyParams<L>, Q, const L: usize> {
+    _q: PhantomData<Q>,
+    a: Fe<P, L>,
+    /// `a = −3` (tc26-512-A, CryptoPro-A): `a·t` is then `−(t + t + t)`, three additions
+    /// instead of a multiplication. Public curve data, so the branch leaks nothing.
+    a_is_minus_3: bool,
+    b: Fe<P, L>,
+    b3: Fe<P, L>,
+    g: Point<P, L>,
+}
+
+impl<P: ConstMontyParams<L>, Q: ConstMontyParams<L>, const L: usize> Curve<P, Q, L> {
+    /// Prepares the curve (coefficients and base point in Montgomery form).
+    pub(crate) fn new(c: &CurveConstants<L>) -> Self {
+        let a = Fe::new(&c.a);
+        let a_is_minus_3 = c.a == P::MODULUS.get().wrapping_sub(&Uint::from_u8(3));
+        let b = Fe::new(&c.b);
+        let b3 = b.add(&b).add(&b);
+        let g = Point {
+            x: Fe::new(&c.x),
+            y: Fe::new(&c.y),
+            z: Fe::ONE,
+        };
+        Curve {
+            _q: PhantomData,
+            a,
+            a_is_minus_3,
+            b,
+            b3,
+            g,
+        }
+    }
+
+    /// The subgroup order `q`.
+    pub(crate) fn order(&self) -> Uint<L> {
+        Q::MODULUS.get()
+    }
+
+    fn identity(&self) -> Point<P, L> {
+        Point {
+            x: Fe::ZERO,
+            y: Fe::ONE,
+            z: Fe::ZERO,
+        }
+    }
+
+    /// `a·t`.
+    fn mul_a(&self, t: &Fe<P, L>) -> Fe<P, L> {
+        if self.a_is_minus_3 {
+            t.add(t).add(t).neg()
+        } else {
+            self.a.mul(t)
+        }
+    }
+
+    /// Complete addition, Renes–Costello–Batina 2016, Algorithm 1 (12M + 3·m_a + 2·m_3b).
+    /// Valid for every pair of points of the prime-order subgroup, including P + P and the
+    /// identity, so doubling is `add(P, P)`.
+    fn add(&self, p1: &Point<P, L>, p2: &Point<P, L>) -> Point<P, L> {
+        let (x1, y1, z1) = (&p1.x, &p1.y, &p1.z);
+        let (x2, y2, z2) = (&p2.x, &p2.y, &p2.z);
+        let b3 = &self.b3;
+        let mut t0 = x1.mul(x2);
+        let mut t1 = y1.mul(y2);
+        let mut t2 = z1.mul(z2);
+        let mut t3 = x1.add(y1);
+        let mut t4 = x2.add(y2);
+        t3 = t3.mul(&t4);
+        t4 = t0.add(&t1);
+        t3 = t3.sub(&t4);
+        t4 = x1.add(z1);
+        let mut t5 = x2.add(z2);
+        t4 = t4.mul(&t5);
+        t5 = t0.add(&t2);
+        t4 = t4.sub(&t5);
+        t5 = y1.add(z1);
+        let mut x3 = y2.add(z2);
+        t5 = t5.mul(&x3);
+        x3 = t1.add(&t2);
+        t5 = t5.sub(&x3);
+        let mut z3 = self.mul_a(&t4);
+        x3 = b3.mul(&t2);
+        z3 = x3.add(&z3);
+        x3 = t1.sub(&z3);
+        z3 = t1.add(&z3);
+        let mut y3 = x3.mul(&z3);
+        t1 = t0.add(&t0);
+        t1 = t1.add(&t0);
+        t2 = self.mul_a(&t2);
+        t4 = b3.mul(&t4);
+        t1 = t1.add(&t2);
+        t2 = t0.sub(&t2);
+        t2 = self.mul_a(&t2);
+        t4 = t4.add(&t2);
+        t0 = t1.mul(&t4);
+        y3 = y3.add(&t0);
+        t0 = t5.mul(&t4);
+        x3 = t3.mul(&x3);
+        x3 = x3.sub(&t0);
+        t0 = t3.mul(&t1);
+        z3 = t5.mul(&z3);
+        z3 = z3.add(&t0);
+        Point {
+            x: x3,
+            y: y3,
+            z: z3,
+        }
+    }
+
+    /// `k·P` in constant time for a secret `k`: a double-and-add-always ladder over all
+    /// `Uint::BITS` bits with a constant-time select; the complete formulas have no branches.
+    fn mul_ct(&self, k: &Uint<L>, base: &Point<P, L>) -> Point<P, L> {
+        let mut acc = self.identity();
+        for i in (0..Uint::<L>::BITS).rev() {
+            acc = self.add(&acc, &acc);
+            let with = self.add(&acc, base);
+            acc = Point::conditional_select(&acc, &with, Choice::from(k.bit(i)));
+        }
+        acc
+    }
+
+    /// `a·P + b·Q`, variable time (only for public scalars and points): interleaved fixed
+    /// 4-bit windows over tables of 1..15 multiples of each point (Shamir / Straus).
+    fn mul2_vartime(
+        &self,
+        a: &Uint<L>,
+        p: &Point<P, L>,
+        b: &Uint<L>,
+        q: &Point<P, L>,
+    ) -> Point<P, L> {
+        let table = |base: &Point<P, L>| {
+            let mut t = [*base; 15];
+            for i in 1..15 {
+                t[i] = self.add(&t[i - 1], base);
+            }
+            t
+        };
+        let (tp, tq) = (table(p), table(q));
+        let nibble = |k: &Uint<L>, w: u32| {
+            (0..4).fold(0usize, |acc, j| {
+                acc | (usize::from(k.bit_vartime(4 * w + j)) << j)
+            })
+        };
+        let windows = a.bits_vartime().max(b.bits_vartime()).div_ceil(4);
+        let mut acc = self.identity();
+        for w in (0..windows).rev() {
+            for _ in 0..4 {
+                acc = self.add(&acc, &acc);
+            }
+            if let Some(pt) = nibble(a, w).checked_sub(1).and_then(|i| tp.get(i)) {
+                acc = self.add(&acc, pt);
+            }
+            if let Some(pt) = nibble(b, w).checked_sub(1).and_then(|i| tq.get(i)) {
+                acc = self.add(&acc, pt);
+            }
+        }
+        acc
+    }
+
+    /// Affine coordinates, `None` for the identity.
+    fn to_affine(&self, pt: &Point<P, L>) -> Option<(Uint<L>, Uint<L>)> {
+        let z = pt.z.retrieve();
+        if z == Uint::ZERO {
+            return None;
+        }
+        let zinv = self.inv_p(&pt.z);
+        Some((pt.x.mul(&zinv).retrieve(), pt.y.mul(&zinv).retrieve()))
+    }
+
+    /// Fermat inversion in GF(p) (the input is non-zero).
+    fn inv_p(&self, x: &Fe<P, L>) -> Fe<P, L> {
+        x.pow(&P::MODULUS.get().wrapping_sub(&Uint::from_u8(2)))
+    }
+
+    /// Fermat inversion modulo q (the input is non-zero).
+    fn inv_q(&self, x: &Sc<Q, L>) -> Sc<Q, L> {
+        x.pow(&Q::MODULUS.get().wrapping_sub(&Uint::from_u8(2)))
+    }
+
+    /// A public point from affine coordinates, checked: both coordinates < p and
+    /// y² = x³ + a·x + b (GOST 34.10-2015 §5.2). The identity has no affine form, so it can never
+    /// be accepted here.
+    pub(crate) fn point(&self, x: &Uint<L>, y: &Uint<L>) -> Option<Point<P, L>> {
+        let p = P::MODULUS.get();
+        if x >= &p || y >= &p {
+            return None;
+        }
+        let xm = Fe::new(x);
+        let ym = Fe::new(y);
+        let lhs = ym.square();
+        let rhs = xm.square().mul(&xm).add(&self.a.mul(&xm)).add(&self.b);
+        if lhs.retrieve() != rhs.retrieve() {
+            return None;
+        }
+        Some(Point {
+            x: xm,
+            y: ym,
+            z: Fe::ONE,
+        })
+    }
+
+    /// `e = h mod q`, and 1 when that is 0 (GOST 34.10-2015 §6.1 step 2, §6.2 step 3).
+    pub(crate) fn reduce_e(&self, h: &Uint<L>) -> Uint<L> {
+        let e = h.rem_vartime(Q::MODULUS.as_nz_ref());
+        if e == Uint::ZERO { Uint::ONE } else { e }
+    }
+
+    /// True when `0 < v < q`.
+    pub(crate) fn is_scalar(&self, v: &Uint<L>) -> bool {
+        v != &Uint::ZERO && v < &Q::MODULUS.get()
+    }
+
+    /// Verification, GOST 34.10-2015 §6.2 steps 3–6 on integers (the caller checked
+    /// `0 < r, s < q` and the key with [`Curve::point`]). `e` is already reduced.
+    pub(crate) fn verify(
+        &self,
+        pubkey: &Point<P, L>,
+        e: &Uint<L>,
+        r: &Uint<L>,
+        s: &Uint<L>,
+    ) -> bool {
+        // §6.2 step 4: v = e⁻¹ mod q.
+        let v = self.inv_q(&Sc::new(e));
+        // §6.2 step 5: z1 = s·v, z2 = −r·v (mod q).
+        let z1 = Sc::new(s).mul(&v).retrieve();
+        let z2 = Sc::new(r).mul(&v).neg().retrieve();
+        // §6.2 step 6: C = z1·P + z2·Q, R = x_C mod q.
+        let c = self.mul2_vartime(&z1, &self.g, &z2, pubkey);
+        match self.to_affine(&c) {
+            Some((x, _)) => &x.rem_vartime(Q::MODULUS.as_nz_ref()) == r,
+            None => false,
+        }
+    }
+
+    /// Signing with a given nonce, GOST 34.10-2015 §6.1 steps 3–5 (constant time in `d` and `k`
+    /// apart from the `r = 0` / `s = 0` outcome). `None` when r or s is 0 (pick another k).
+    pub(crate) fn sign_with_k(
+        &self,
+        d: &Uint<L>,
+        e: &Uint<L>,
+        k: &Uint<L>,
+    ) -> Option<(Uint<L>, Uint<L>)> {
+        // §6.1 step 4: C = k·P, r = x_C mod q.
+        let c = self.mul_ct(k, &self.g);
+        let (mut cx, mut cy) = self.to_affine(&c)?;
+        let r = cx.rem(Q::MODULUS.as_nz_ref());
+        cx.as_words_mut().zeroize();
+        cy.as_words_mut().zeroize();
+        if r == Uint::ZERO {
+            return None;
+        }
+        // §6.1 step 5: s = (r·d + k·e) mod q.
+        let mut rd = Sc::<Q, L>::new(&r).mul(&Sc::new(d));
+        let mut ke = Sc::<Q, L>::new(k).mul(&Sc::new(e));
+        let mut sm = rd.add(&ke);
+        let s = sm.retrieve();
+        rd.as_montgomery_mut().as_words_mut().zeroize();
+        ke.as_montgomery_mut().as_words_mut().zeroize();
+        sm.as_montgomery_mut().as_words_mut().zeroize();
+        if s == Uint::ZERO {
+            return None;
+        }
+        Some((r, s))
+    }
+
+    /// Public key `Q = d·P` (GOST 34.10-2015 §6.1 key generation), constant time in `d`.
+    /// `None` only for `d ≡ 0 (mod q)`.
+    pub(crate) fn public_key(&self, d: &Uint<L>) -> Option<(Uint<L>, Uint<L>)> {
+        self.to_affine(&self.mul_ct(d, &self.g))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    impl_modulus!(
+        PTest256,
+        U256,
+        "8000000000000000000000000000000000000000000000000000000000000431"
+    );
+    impl_modulus!(
+        QTest256,
+        U256,
+        "8000000000000000000000000000000150FE8A1892976154C59CFC193ACCF5B3"
+    );
+    impl_modulus!(
+        PTest512,
+        U512,
+        "4531ACD1FE0023C7550D267B6B2FEE80922B14B2FFB90F04D4EB7C09B5D2D15DF1D852741AF4704A0458047E80E4546D35B8336FAC224DD81664BBF528BE6373"
+    );
+    impl_modulus!(
+        QTest512,
+        U512,
+        "4531ACD1FE0023C7550D267B6B2FEE80922B14B2FFB90F04D4EB7C09B5D2D15DA82F2D7ECB1DBAC719905C5EECC423F1D86E25EDBE23C595D644AAF187E6E6DF"
+    );
+
+    /// RFC 7091 §7.1 (GOST R 34.10-2012 Appendix A.1): 256-bit test curve.
+    const TEST_256: CurveConstants<L256> = CurveConstants {
+        name: "id-GostR3410-2001-TestParamSet",
+        a: U256::from_u8(7),
+        b: U256::from_be_hex("5FBFF498AA938CE739B8E022FBAFEF40563F6E6A3472FC2A514C0CE9DAE23B7E"),
+        x: U256::from_u8(2),
+        y: U256::from_be_hex("08E2A8A0E65147D4BD6316030E16D19C85C97F0A9CA267122B96ABBCEA7E8FC8"),
+    };
+
+    /// RFC 7091 §7.2 (GOST R 34.10-2012 Appendix A.2): 512-bit test curve.
+    const TEST_512: CurveConstants<L512> = CurveConstants {
+        name: "id-tc26-gost-3410-12-512-paramSetTest",
+        a: U512::from_u8(7),
+        b: U512::from_be_hex(concat!(
+            "1CFF0806A31116DA29D8CFA54E57EB748BC5F377E49400FDD788B649ECA1AC43",
+            "61834013B2AD7322480A89CA58E0CF74BC9E540C2ADD6897FAD0A3084F302ADC"
+        )),
+        x: U512::from_be_hex(concat!(
+            "24D19CC64572EE30F396BF6EBBFD7A6C5213B3B3D7057CC825F91093A68CD762",
+            "FD60611262CD838DC6B60AA7EEE804E28BC849977FAC33B4B530F1B120248A9A"
+        )),
+        y: U512::from_be_hex(concat!(
+            "2BB312A43BD2CE6E0D020613C857ACDDCFBF061E91E5F2C3F32447C259F39B2C",
+            "83AB156D77F1496BF7EB3351E1EE4E43DC1A18B91B24640B6DBB92CB1ADD371E"
+        )),
+    };
+
+    #[track_caller]
+    #[allow(clippy::too_many_arguments)] // the seven published values of one example
+    fn check_example<P: ConstMontyParams<L>, Q: ConstMontyParams<L>, const L: usize>(
+        c: &CurveConstants<L>,
+        d: &str,
+        qx: &str,
+        qy: &str,
+        e: &str,
+        k: &str,
+        r: &str,
+        s: &str,
+    ) {
+        let curve = Curve::<P, Q, L>::new(c);
+        let u = Uint::<L>::from_be_hex;
+        let (d, e, k, r, s) = (u(d), u(e), u(k), u(r), u(s));
+        let (x, y) = curve.public_key(&d).expect("public key");
+        assert_eq!((x, y), (u(qx), u(qy)), "public key");
+        let e = curve.reduce_e(&e);
+        assert_eq!(curve.sign_with_k(&d, &e, &k), Some((r, s)), "signature");
+        let q = curve.point(&x, &y).expect("on curve");
+        assert!(curve.verify(&q, &e, &r, &s));
+        assert!(!curve.verify(&q, &e, &r, &s.wrapping_add(&Uint::ONE)));
+    }
+
+    #[test]
+    fn rfc7091_256_bit_example_signs_and_verifies() {
+        check_example::<PTest256, QTest256, L256>(
+            &TEST_256,
+            "7A929ADE789BB9BE10ED359DD39A72C11B60961F49397EEE1D19CE9891EC3B28",
+            "7F2B49E270DB6D90D8595BEC458B50C58585BA1D4E9B788F6689DBD8E56FD80B",
+            "26F1B489D6701DD185C8413A977B3CBBAF64D1C593D26627DFFB101A87FF77DA",
+            "2DFBC1B372D89A1188C09C52E0EEC61FCE52032AB1022E8E67ECE6672B043EE5",
+            "77105C9B20BCD3122823C8CF6FCC7B956DE33814E95B7FE64FED924594DCEAB3",
+            "41AA28D2F1AB148280CD9ED56FEDA41974053554A42767B83AD043FD39DC0493",
+            "01456C64BA4642A1653C235A98A60249BCD6D3F746B631DF928014F6C5BF9C40",
+        );
+    }
+
+    #[test]
+    fn rfc7091_512_bit_example_signs_and_verifies() {
+        check_example::<PTest512, QTest512, L512>(
+            &TEST_512,
+            concat!(
+                "0BA6048AADAE241BA40936D47756D7C93091A0E8514669700EE7508E508B1020",
+                "72E8123B2200A0563322DAD2827E2714A2636B7BFD18AADFC62967821FA18DD4"
+            ),
+            concat!(
+                "115DC5BC96760C7B48598D8AB9E740D4C4A85A65BE33C1815B5C320C854621DD",
+                "5A515856D13314AF69BC5B924C8B4DDFF75C45415C1D9DD9DD33612CD530EFE1"
+            ),
+            concat!(
+                "37C7C90CD40B0F5621DC3AC1B751CFA0E2634FA0503B3D52639F5D7FB72AFD61",
+                "EA199441D943FFE7F0C70A2759A3CDB84C114E1F9339FDF27F35ECA93677BEEC"
+            ),
+            concat!(
+                "3754F3CFACC9E0615C4F4A7C4D8DAB531B09B6F9C170C533A71D147035B0C591",
+                "7184EE536593F4414339976C647C5D5A407ADEDB1D560C4FC6777D2972075B8C"
+            ),
+            concat!(
+                "0359E7F4B1410FEACC570456C6801496946312120B39D019D455986E364F3658",
+                "86748ED7A44B3E794434006011842286212273A6D14CF70EA3AF71BB1AE679F1"
+            ),
+            concat!(
+                "2F86FA60A081091A23DD795E1E3C689EE512A3C82EE0DCC2643C78EEA8FCACD3",
+                "5492558486B20F1C9EC197C90699850260C93BCBCD9C5C3317E19344E173AE36"
+            ),
+            concat!(
+                "1081B394696FFE8E6585E7A9362D26B6325F56778AADBC081C0BFBE933D52FF5",
+                "823CE288E8C4F362526080DF7F70CE406A6EEB1F56919CB92A9853BDE73E5B4A"
+            ),
+        );
+    }
+
+    #[test]
+    fn base_points_of_named_sets_are_on_their_curves() {
+        let c = Curve512A::new(&TC26_512_A);
+        assert!(c.point(&TC26_512_A.x, &TC26_512_A.y).is_some());
+        let c = Curve256A::new(&TC26_256_A);
+        assert!(c.point(&TC26_256_A.x, &TC26_256_A.y).is_some());
+        let c = CurveCryptoProA::new(&CRYPTOPRO_A);
+        assert!(c.point(&CRYPTOPRO_A.x, &CRYPTOPRO_A.y).is_some());
+        assert!(c.point(&CRYPTOPRO_A.x, &CRYPTOPRO_A.x).is_none());
+    }
+
+    #[test]
+    fn order_times_base_point_is_the_identity() {
+        let c = CurveCryptoProA::new(&CRYPTOPRO_A);
+        assert_eq!(c.public_key(&c.order()), None);
+        let c = Curve256A::new(&TC26_256_A);
+        assert_eq!(c.public_key(&c.order()), None);
+        let c = Curve512A::new(&TC26_512_A);
+        assert_eq!(c.public_key(&c.order()), None);
+    }
+}
