@@ -414,70 +414,21 @@ impl fmt::Display for CrlNumber {
     }
 }
 
-/// CRLReason (RFC 5280 §5.3.1).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum RevocationReason {
-    /// unspecified (0)
-    Unspecified,
-    /// keyCompromise (1)
-    KeyCompromise,
-    /// cACompromise (2)
-    CaCompromise,
-    /// affiliationChanged (3)
-    AffiliationChanged,
-    /// superseded (4)
-    Superseded,
-    /// cessationOfOperation (5)
-    CessationOfOperation,
-    /// certificateHold (6): a temporary suspension, lifted by removeFromCRL in a delta CRL or by
-    /// the entry disappearing from a later complete CRL.
-    CertificateHold,
-    /// removeFromCRL (8): only in delta CRLs, un-revokes a held certificate.
-    RemoveFromCrl,
-    /// privilegeWithdrawn (9)
-    PrivilegeWithdrawn,
-    /// aACompromise (10)
-    AaCompromise,
-}
+pub use super::reason::RevocationReason;
 
-impl RevocationReason {
-    /// Stable snake_case code (for audit records and JSON).
-    pub fn code(self) -> &'static str {
-        match self {
-            RevocationReason::Unspecified => "unspecified",
-            RevocationReason::KeyCompromise => "key_compromise",
-            RevocationReason::CaCompromise => "ca_compromise",
-            RevocationReason::AffiliationChanged => "affiliation_changed",
-            RevocationReason::Superseded => "superseded",
-            RevocationReason::CessationOfOperation => "cessation_of_operation",
-            RevocationReason::CertificateHold => "certificate_hold",
-            RevocationReason::RemoveFromCrl => "remove_from_crl",
-            RevocationReason::PrivilegeWithdrawn => "privilege_withdrawn",
-            RevocationReason::AaCompromise => "aa_compromise",
-        }
-    }
-
-    fn from_x(r: pkix::crl::CrlReason) -> RevocationReason {
-        use pkix::crl::CrlReason as X;
-        match r {
-            X::Unspecified => RevocationReason::Unspecified,
-            X::KeyCompromise => RevocationReason::KeyCompromise,
-            X::CaCompromise => RevocationReason::CaCompromise,
-            X::AffiliationChanged => RevocationReason::AffiliationChanged,
-            X::Superseded => RevocationReason::Superseded,
-            X::CessationOfOperation => RevocationReason::CessationOfOperation,
-            X::CertificateHold => RevocationReason::CertificateHold,
-            X::RemoveFromCRL => RevocationReason::RemoveFromCrl,
-            X::PrivilegeWithdrawn => RevocationReason::PrivilegeWithdrawn,
-            X::AaCompromise => RevocationReason::AaCompromise,
-        }
-    }
-}
-
-impl fmt::Display for RevocationReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.code())
+fn reason_from_x(r: pkix::crl::CrlReason) -> RevocationReason {
+    use pkix::crl::CrlReason as X;
+    match r {
+        X::Unspecified => RevocationReason::Unspecified,
+        X::KeyCompromise => RevocationReason::KeyCompromise,
+        X::CaCompromise => RevocationReason::CaCompromise,
+        X::AffiliationChanged => RevocationReason::AffiliationChanged,
+        X::Superseded => RevocationReason::Superseded,
+        X::CessationOfOperation => RevocationReason::CessationOfOperation,
+        X::CertificateHold => RevocationReason::CertificateHold,
+        X::RemoveFromCRL => RevocationReason::RemoveFromCrl,
+        X::PrivilegeWithdrawn => RevocationReason::PrivilegeWithdrawn,
+        X::AaCompromise => RevocationReason::AaCompromise,
     }
 }
 
@@ -889,7 +840,7 @@ impl Crl {
                     oids::REASON_CODE => {
                         let r = pkix::crl::CrlReason::from_der(v)
                             .map_err(|err| entry_err(format!("reasonCode: {err}")))?;
-                        let r = RevocationReason::from_x(r);
+                        let r = reason_from_x(r);
                         if r == RevocationReason::RemoveFromCrl {
                             self.has_remove_from_crl = true;
                         }

@@ -14,6 +14,7 @@ pub mod ocsp;
 pub mod p12;
 pub mod path;
 pub mod policy;
+pub mod reason;
 pub mod revocation;
 pub mod signature;
 pub mod time;

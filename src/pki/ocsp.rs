@@ -80,66 +80,7 @@ pub mod oids {
     oid!(CT_SCT_LIST, "1.3.6.1.4.1.11129.2.4.5", "CT OCSP SCT list");
 }
 
-/// A CRLReason (RFC 5280 §5.3.1) as carried in RevokedInfo.revocationReason.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum RevocationReason {
-    /// unspecified (0)
-    Unspecified,
-    /// keyCompromise (1)
-    KeyCompromise,
-    /// cACompromise (2)
-    CaCompromise,
-    /// affiliationChanged (3)
-    AffiliationChanged,
-    /// superseded (4)
-    Superseded,
-    /// cessationOfOperation (5)
-    CessationOfOperation,
-    /// certificateHold (6); NCA also uses it for never-issued serials (RFC 6960 §2.2).
-    CertificateHold,
-    /// removeFromCRL (8)
-    RemoveFromCrl,
-    /// privilegeWithdrawn (9)
-    PrivilegeWithdrawn,
-    /// aACompromise (10)
-    AaCompromise,
-}
-
-impl RevocationReason {
-    /// From the ENUMERATED value; 7 and anything above 10 are not reasons.
-    pub fn from_code(code: u8) -> Option<Self> {
-        Some(match code {
-            0 => Self::Unspecified,
-            1 => Self::KeyCompromise,
-            2 => Self::CaCompromise,
-            3 => Self::AffiliationChanged,
-            4 => Self::Superseded,
-            5 => Self::CessationOfOperation,
-            6 => Self::CertificateHold,
-            8 => Self::RemoveFromCrl,
-            9 => Self::PrivilegeWithdrawn,
-            10 => Self::AaCompromise,
-            _ => return None,
-        })
-    }
-
-    /// The RFC 5280 name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Unspecified => "unspecified",
-            Self::KeyCompromise => "keyCompromise",
-            Self::CaCompromise => "cACompromise",
-            Self::AffiliationChanged => "affiliationChanged",
-            Self::Superseded => "superseded",
-            Self::CessationOfOperation => "cessationOfOperation",
-            Self::CertificateHold => "certificateHold",
-            Self::RemoveFromCrl => "removeFromCRL",
-            Self::PrivilegeWithdrawn => "privilegeWithdrawn",
-            Self::AaCompromise => "aACompromise",
-        }
-    }
-}
+pub use super::reason::RevocationReason;
 
 /// Why a delegated (or absent) responder was not accepted (RFC 6960 §4.2.2.2).
 #[derive(Clone, Debug, PartialEq, Eq)]
