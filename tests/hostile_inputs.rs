@@ -309,10 +309,19 @@ fn splices() -> impl Strategy<Value = Vec<(usize, Option<u8>)>> {
     prop::collection::vec((any::<usize>(), any::<Option<u8>>()), 1..=8)
 }
 
+/// Cases per property: the default, or `$HOSTILE_INPUT_CASES` for longer soak runs.
+fn cases(default: u32) -> u32 {
+    std::env::var("HOSTILE_INPUT_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 // Case counts: 1024 per property for the three mutation kinds and truncation, 16 properties over
-// four parsers, plus 128 for path building. The file runs in well under a minute in debug.
+// four parsers, plus 128 each for path building and for
+// keys/signatures (about 10 s in debug on two shared cores).
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(1024))]
+    #![proptest_config(ProptestConfig::with_cases(cases(1024)))]
 
     // ----- certificates
     #[test]
@@ -411,8 +420,78 @@ proptest! {
     }
 }
 
+/// Overwrites bytes only inside `range` of `buf` (the edits' positions taken modulo its length).
+fn overwrite_within(buf: &[u8], range: std::ops::Range<usize>, edits: &[(usize, u8)]) -> Vec<u8> {
+    let mut out = buf.to_vec();
+    let len = range.end - range.start;
+    for &(i, v) in edits {
+        let i = range.start + i % len;
+        out[i] = if out[i] == v { !v } else { v };
+    }
+    out
+}
+
+/// Where `part` sits inside `whole`.
+fn range_of(whole: &[u8], part: &[u8]) -> std::ops::Range<usize> {
+    let start = whole
+        .windows(part.len())
+        .position(|w| w == part)
+        .expect("part inside whole");
+    start..start + part.len()
+}
+
+/// The RSA test pair with the issuer's SubjectPublicKeyInfo (`which` even) or the leaf's
+/// signature (`which` odd) overwritten, through path building, CRL and OCSP checks.
+fn exercise_keys_and_signatures(which: u8, e: &[(usize, u8)]) {
+    let f = fixtures();
+    let (leaf_der, ca_der) = (f.rsa_leaf.der(), f.rsa_ca.der());
+    let (leaf, ca) = if which % 2 == 0 {
+        let m = overwrite_within(ca_der, range_of(ca_der, &f.rsa_ca.spki_der), e);
+        (f.rsa_leaf.clone(), Certificate::parse(&m))
+    } else {
+        let m = overwrite_within(leaf_der, range_of(leaf_der, &f.rsa_leaf.signature), e);
+        match Certificate::parse(&m) {
+            Ok(l) => (l, Ok(f.rsa_ca.clone())),
+            Err(e) => return assert_named(e.code(), &e),
+        }
+    };
+    let ca = match ca {
+        Ok(c) => c,
+        Err(e) => return assert_named(e.code(), &e),
+    };
+    let anchors = [ca];
+    let opts = ValidationOptions::at(at_rsa());
+    if let Err(e) = build_and_validate(&leaf, &anchors, &[], &opts, &mut |_| Ok(())) {
+        assert_named(e.code(), &e);
+    }
+    for (_, bytes) in &f.crls {
+        let c = Crl::parse(bytes).expect("fixture CRL");
+        let at = common::at("2022-05-01T00:00:00Z");
+        if let Err(e) = c.verify_signature(&anchors[0], &SignaturePolicy::default()) {
+            assert_named(e.code(), &e);
+        }
+        if let Err(e) = crl::check(&leaf, &anchors[0], &[c], at, &SignaturePolicy::default()) {
+            assert_named(e.code(), &e);
+        }
+    }
+    for (_, bytes) in &f.ocsp {
+        let r = OcspResponse::parse(bytes).expect("fixture OCSP response");
+        let at = r.produced_at.plus_seconds(60);
+        if let Err(e) = ocsp::check(&r, &leaf, &anchors[0], at, &OcspCheckOptions::default()) {
+            assert_named(e.code(), &e);
+        }
+    }
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(128))]
+    #![proptest_config(ProptestConfig::with_cases(cases(128)))]
+
+    #[test]
+    fn mutated_issuer_keys_and_leaf_signatures_never_panic_the_checks(
+        which in any::<u8>(), e in edits()
+    ) {
+        exercise_keys_and_signatures(which, &e);
+    }
 
     #[test]
     fn mutated_certificates_in_pool_and_anchors_never_panic_path_building(
@@ -738,16 +817,19 @@ fn pool_of_10000_certificates_ends_in_ok_or_a_named_error() {
     let unrelated = [nca_cert(UNRELATED_ROOT)];
     let r = build_and_validate(&f.rsa_leaf, &unrelated, &pool, &opts, &mut |_| Ok(()));
     let e = r.expect_err("no anchor is reachable");
+    eprintln!("10,000 pool, unreachable anchor: {} ({e})", e.code());
     assert_named(e.code(), &e);
     // Anchor reachable, but every path refused by revocation: backtracking over the pool.
     let anchor = [f.rsa_ca.clone()];
     let r = build_and_validate(&f.rsa_leaf, &anchor, &pool, &opts, &mut |_| {
-        Err(PathError::BudgetExceeded {
-            what: "test revocation refusal",
+        Err(PathError::Revocation {
+            code: "revoked",
+            detail: "refused by the test".into(),
         })
     });
-    if let Err(e) = r {
-        assert_named(e.code(), &e);
+    if let Err(e) = &r {
+        eprintln!("10,000 pool, every path refused: {} ({e})", e.code());
+        assert_named(e.code(), e);
     }
     // Anchor reachable: Ok or a named error, and it completes.
     match build_and_validate(&f.rsa_leaf, &anchor, &pool, &opts, &mut |_| Ok(())) {
@@ -814,6 +896,7 @@ fn limbo_intermediate_cycles_end_in_a_named_error() {
         }
         let r = build_and_validate(&leaf, &anchors, &intermediates, &opts, &mut |_| Ok(()));
         let e = r.expect_err(&id);
+        eprintln!("{id}: {} ({e})", e.code());
         assert_named(e.code(), &e);
         // The same cycle, without the anchor and repeated 500 times in the pool.
         let pool: Vec<Certificate> = intermediates
