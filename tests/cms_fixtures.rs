@@ -170,18 +170,13 @@ fn kalkan_fixture_also_verifies_as_base64_and_as_ncalayer_pem() {
 }
 
 #[test]
-fn two_signers_attached_rsa_verifies_today_and_gost2015_waits_for_the_streebog_digest() {
+fn two_signers_attached_gost2015_and_rsa_signers_both_verify() {
     let v = verdicts(&common::nca_bytes(TWO_SIGNERS_ATTACHED), None);
     assert_eq!(v.len(), 2);
-    // Signer 0: GOST 34.10-2015-512 (flip to Ok(()) when the GOST module lands).
+    // Signer 0: GOST 34.10-2015-512 with Streebog-512.
     assert_eq!(v[0].digest_algorithm, oids::STREEBOG_512);
     assert_eq!(v[0].signature_algorithm, oids::GOST_2015_512_SIG);
-    assert_eq!(
-        v[0].result,
-        Err(SignerError::DigestUnavailable {
-            oid: oids::STREEBOG_512
-        })
-    );
+    assert_eq!(v[0].result, Ok(()));
     let gost_cert = v[0]
         .certificate
         .as_ref()
@@ -206,19 +201,16 @@ fn two_signers_attached_rsa_verifies_today_and_gost2015_waits_for_the_streebog_d
 }
 
 #[test]
-fn two_signers_detached_rsa_verifies_with_the_data_file() {
+fn two_signers_detached_gost2015_and_rsa_signers_verify_with_the_data_file() {
     let cms_bytes = common::nca_bytes(TWO_SIGNERS_DETACHED);
     let data = common::nca_bytes(TWO_SIGNERS_DATA);
     assert_eq!(data, b"test123");
     let sd = SignedData::parse(&cms_bytes).expect("parses");
     assert_eq!(sd.content, None);
     let v = verify_signers(&sd, Some(&data), &[], &policy()).expect("content supplied");
-    assert_eq!(
-        v[0].result,
-        Err(SignerError::DigestUnavailable {
-            oid: oids::STREEBOG_512
-        })
-    );
+    assert_eq!(v[0].result, Ok(()));
+    assert_eq!(v[0].signature_algorithm, oids::GOST_2015_512_SIG);
+    assert_eq!(v[0].signing_time, Some(common::at("2022-09-27T21:29:41Z")));
     assert_eq!(v[1].result, Ok(()));
     assert_eq!(v[1].signing_time, Some(common::at("2022-09-27T21:29:41Z")));
 }
@@ -235,6 +227,12 @@ fn detached_cms_without_data_is_no_content() {
 #[test]
 fn detached_cms_with_wrong_data_fails_the_message_digest() {
     let v = verdicts(&common::nca_bytes(TWO_SIGNERS_DETACHED), Some(b"test124"));
+    assert_eq!(
+        v[0].result,
+        Err(SignerError::MessageDigestMismatch {
+            algorithm: oids::STREEBOG_512
+        })
+    );
     assert_eq!(
         v[1].result,
         Err(SignerError::MessageDigestMismatch {
@@ -255,28 +253,30 @@ fn attached_content_and_different_supplied_data_conflict() {
 }
 
 #[test]
-fn gost2004_fixtures_wait_for_the_gost_34311_digest() {
+fn gost2004_kalkan_fixtures_verify_with_their_signer_and_signing_time() {
     for file in GOST2004_FIXTURES {
-        let v = verdicts(&common::nca_bytes(file), None);
+        let bytes = common::nca_bytes(file);
+        let sd = SignedData::parse(&bytes).expect(file);
+        assert_eq!(sd.content.as_deref(), Some(&b"asdasd"[..]), "{file}");
+        let v = verify_signers(&sd, None, &[], &policy()).expect(file);
         assert_eq!(v.len(), 1);
+        assert_eq!(v[0].digest_algorithm, oids::GOST_34311_95);
         assert_eq!(v[0].signature_algorithm, oids::GOST_2004_SIG);
-        // Flip to Ok(()) when the GOST module lands.
+        assert_eq!(v[0].result, Ok(()), "{file}");
+        let cert = v[0].certificate.as_ref().expect("signer cert embedded");
         assert_eq!(
-            v[0].result,
-            Err(SignerError::DigestUnavailable {
-                oid: oids::GOST_34311_95
-            }),
+            cert.subject.first_text(name_oids::SERIAL_NUMBER),
+            Some("IIN123456789011"),
             "{file}"
         );
-        assert!(v[0].certificate.is_some(), "{file}");
         assert_eq!(v[0].signing_time, Some(common::at("2020-09-09T20:03:14Z")));
     }
 }
 
 #[test]
-fn gost_signature_routes_to_the_gost_module_once_the_digest_exists() {
+fn kalkan_streebog_pair_routes_to_the_gost_module_and_verifies() {
     // Kalkan's (Streebog-512, 1.2.398.3.10.1.1.2.3.2) pair maps to the OID signature::verify
-    // routes to the GOST module, which answers NotAvailable today (flip when GOST lands).
+    // routes to the GOST module, which verifies the signature over the signed attributes.
     let sd = SignedData::parse(&common::nca_bytes(TWO_SIGNERS_ATTACHED)).expect("parses");
     let signer = &sd.signers[0];
     let alg =
@@ -297,7 +297,7 @@ fn gost_signature_routes_to_the_gost_module_once_the_digest_exists() {
             &signer.signature,
             &policy()
         ),
-        Err(SignatureError::Gost(GostError::NotAvailable))
+        Ok(())
     );
 }
 
@@ -847,7 +847,7 @@ fn unsigned_timestamp_attribute_is_tolerated_and_reported() {
 }
 
 #[test]
-fn rfc3161_token_parses_as_signed_data_over_tst_info() {
+fn nca_tsa_token_is_signed_data_over_tst_info_and_its_gost2004_signer_verifies() {
     let bytes = common::nca_bytes("tsp/tsp_token.bin");
     let sd = SignedData::parse(&bytes).expect("a TimeStampToken is a SignedData");
     assert_eq!(sd.content_type, oids::ID_CT_TST_INFO);
@@ -855,11 +855,181 @@ fn rfc3161_token_parses_as_signed_data_over_tst_info() {
     assert_eq!(sd.signers.len(), 1);
     let v = verify_signers(&sd, None, &[], &policy()).expect("message ok");
     assert_eq!(v.len(), 1);
-    // The NCA TSA signs with GOST 34.310-2004 (flip to Ok(()) when GOST lands).
+    // The NCA TSA signs with GOST 34.310-2004.
+    assert_eq!(v[0].digest_algorithm, oids::GOST_34311_95);
+    assert_eq!(v[0].signature_algorithm, oids::GOST_2004_SIG);
+    assert_eq!(v[0].result, Ok(()));
+    assert!(v[0].certificate.is_some(), "TSA certificate embedded");
+}
+
+// ---------------------------------------------------------------------------------------------
+// GOST byte-edited negatives: one byte of content, of the signature, of a signed attribute
+// ---------------------------------------------------------------------------------------------
+
+const GOST2015_SIGNING_TIME: &[u8] = b"220927211759Z";
+
+/// Replaces the first occurrence of `from` with `to` (same length).
+#[track_caller]
+fn edit_first(bytes: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+    assert_eq!(from.len(), to.len());
+    let pos = bytes
+        .windows(from.len())
+        .position(|w| w == from)
+        .unwrap_or_else(|| panic!("pattern {} not found", hex::encode(from)));
+    let mut out = bytes.to_vec();
+    out[pos..pos + to.len()].copy_from_slice(to);
+    out
+}
+
+/// Flips the low bit of the first byte (the least significant byte of r, NCA little-endian) of
+/// signer `index`'s signature value, located by its bytes in the encoding.
+#[track_caller]
+fn flip_signature_byte(bytes: &[u8], index: usize) -> Vec<u8> {
+    let sd = SignedData::parse(bytes).expect("parses");
+    let sig = sd.signers[index].signature.clone();
+    let mut flipped = sig.clone();
+    flipped[0] ^= 0x01;
+    edit(bytes, &sig, &flipped)
+}
+
+#[test]
+fn gost2004_tampered_content_fails_the_gost_34311_message_digest() {
+    for file in GOST2004_FIXTURES {
+        let bytes = edit(&common::nca_bytes(file), b"asdasd", b"asdase");
+        assert_eq!(
+            only_result(&bytes),
+            Err(SignerError::MessageDigestMismatch {
+                algorithm: oids::GOST_34311_95
+            }),
+            "{file}"
+        );
+    }
+}
+
+#[test]
+fn gost2004_tampered_signature_is_a_gost_bad_signature() {
+    for file in GOST2004_FIXTURES {
+        let bytes = flip_signature_byte(&common::nca_bytes(file), 0);
+        assert_eq!(
+            only_result(&bytes),
+            Err(SignerError::Signature(SignatureError::Gost(
+                GostError::InvalidSignature
+            ))),
+            "{file}"
+        );
+    }
+}
+
+#[test]
+fn gost2004_tampered_signing_time_is_a_gost_bad_signature() {
+    for file in GOST2004_FIXTURES {
+        let bytes = edit(&common::nca_bytes(file), b"200909200314Z", b"200909200315Z");
+        let v = verdicts(&bytes, None);
+        assert_eq!(v[0].signing_time, Some(common::at("2020-09-09T20:03:15Z")));
+        assert_eq!(
+            v[0].result,
+            Err(SignerError::Signature(SignatureError::Gost(
+                GostError::InvalidSignature
+            ))),
+            "{file}"
+        );
+    }
+}
+
+#[test]
+fn gost2015_tampered_content_fails_streebog_for_gost_and_sha256_for_rsa() {
+    let bytes = edit(
+        &common::nca_bytes(TWO_SIGNERS_ATTACHED),
+        b"test123",
+        b"test124",
+    );
+    let v = verdicts(&bytes, None);
     assert_eq!(
         v[0].result,
-        Err(SignerError::DigestUnavailable {
-            oid: oids::GOST_34311_95
+        Err(SignerError::MessageDigestMismatch {
+            algorithm: oids::STREEBOG_512
+        })
+    );
+    assert_eq!(
+        v[1].result,
+        Err(SignerError::MessageDigestMismatch {
+            algorithm: sig::SHA256
+        })
+    );
+}
+
+#[test]
+fn gost2015_tampered_signature_refuses_only_the_gost_signer() {
+    let bytes = flip_signature_byte(&common::nca_bytes(TWO_SIGNERS_ATTACHED), 0);
+    let v = verdicts(&bytes, None);
+    assert_eq!(
+        v[0].result,
+        Err(SignerError::Signature(SignatureError::Gost(
+            GostError::InvalidSignature
+        )))
+    );
+    assert_eq!(v[1].result, Ok(()));
+}
+
+#[test]
+fn gost2015_tampered_signing_time_refuses_only_the_gost_signer() {
+    // Both signers carry the same signingTime; the GOST signer's SignerInfo comes first.
+    let bytes = edit_first(
+        &common::nca_bytes(TWO_SIGNERS_ATTACHED),
+        GOST2015_SIGNING_TIME,
+        b"220927211758Z",
+    );
+    let v = verdicts(&bytes, None);
+    assert_eq!(v[0].signing_time, Some(common::at("2022-09-27T21:17:58Z")));
+    assert_eq!(
+        v[0].result,
+        Err(SignerError::Signature(SignatureError::Gost(
+            GostError::InvalidSignature
+        )))
+    );
+    assert_eq!(v[1].signing_time, Some(common::at("2022-09-27T21:17:59Z")));
+    assert_eq!(v[1].result, Ok(()));
+}
+
+#[test]
+fn gost2015_detached_tampered_signature_and_signing_time_are_gost_bad_signatures() {
+    let data = common::nca_bytes(TWO_SIGNERS_DATA);
+    let original = common::nca_bytes(TWO_SIGNERS_DETACHED);
+    let bad_sig = flip_signature_byte(&original, 0);
+    let bad_time = edit_first(&original, b"220927212941Z", b"220927212942Z");
+    for bytes in [bad_sig, bad_time] {
+        let v = verdicts(&bytes, Some(&data));
+        assert_eq!(
+            v[0].result,
+            Err(SignerError::Signature(SignatureError::Gost(
+                GostError::InvalidSignature
+            )))
+        );
+        assert_eq!(v[1].result, Ok(()));
+    }
+}
+
+#[test]
+fn nca_tsa_token_with_a_tampered_signature_or_tst_info_is_refused() {
+    let original = common::nca_bytes("tsp/tsp_token.bin");
+    let bytes = flip_signature_byte(&original, 0);
+    assert_eq!(
+        only_result(&bytes),
+        Err(SignerError::Signature(SignatureError::Gost(
+            GostError::InvalidSignature
+        )))
+    );
+    // One byte of the TSTInfo (its last byte) changed: the GOST 34.311 message digest fails.
+    let tst_info = SignedData::parse(&original)
+        .expect("parses")
+        .content
+        .expect("TSTInfo encapsulated");
+    let mut edited = tst_info.clone();
+    *edited.last_mut().expect("non-empty") ^= 0x01;
+    assert_eq!(
+        only_result(&edit(&original, &tst_info, &edited)),
+        Err(SignerError::MessageDigestMismatch {
+            algorithm: oids::GOST_34311_95
         })
     );
 }

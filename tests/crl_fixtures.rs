@@ -8,7 +8,7 @@ use std::process::Command;
 
 use eds_gateway::pki::cert::Certificate;
 use eds_gateway::pki::crl::{self, Crl, CrlError, CrlNumber, CrlStatus, RevocationReason};
-use eds_gateway::pki::gost::GostError;
+use eds_gateway::pki::gost::{GostError, oids as gost_oids};
 use eds_gateway::pki::signature::{SignatureError, SignaturePolicy};
 use eds_gateway::pki::time::UnixTime;
 
@@ -222,53 +222,141 @@ fn nca_gost2015_2026_crl_parses_with_195_entries_holds_and_superseded_keys() {
     }
 }
 
-/// UPDATE WHEN GOST LANDS: today the GOST slot answers `NotAvailable`, so NCA's GOST-signed CRLs
-/// cannot be verified and `check` must refuse them (never treat them as good). When the GOST
-/// branch merges, these must become `Ok(())` and the revoked 2026 keys `Revoked(certificateHold)`.
+/// The three GOST-signed NCA CRLs (GOST 34.10-2015-512 and GOST 34.310-2004) and their issuers.
+const GOST_CRLS: [(&str, &str); 3] = [
+    (
+        "nca_gost2022_test_2026-08-11.crl",
+        "ca/test/nca_gost2022_test.cer",
+    ),
+    (
+        "nca_gost2022_test_2022-07-27.crl",
+        "ca/test/nca_gost2022_test.cer",
+    ),
+    (
+        "nca_gost_test_2022-03-29.crl",
+        "ca/test/nca_gost_test_2019.pem",
+    ),
+];
+
 #[test]
-fn gost_signed_nca_crls_are_refused_until_gost_verification_lands() {
-    let gost_na = SignatureError::Gost(GostError::NotAvailable);
-    for (crl_name, ca_rel) in [
-        (
-            "nca_gost2022_test_2026-08-11.crl",
-            "ca/test/nca_gost2022_test.cer",
-        ),
-        (
-            "nca_gost2022_test_2022-07-27.crl",
-            "ca/test/nca_gost2022_test.cer",
-        ),
-        (
-            "nca_gost_test_2022-03-29.crl",
-            "ca/test/nca_gost_test_2019.pem",
-        ),
-    ] {
+fn gost_signed_nca_crls_verify_against_their_issuers() {
+    for (crl_name, ca_rel) in GOST_CRLS {
         let c = nca_crl(crl_name);
         let ca = nca_cert(ca_rel);
+        assert_eq!(c.verify_signature(&ca, &policy()), Ok(()), "{crl_name}");
+    }
+}
+
+#[test]
+fn gost2015_signed_nca_crl_is_not_verified_with_the_gost2004_ca_key() {
+    let c = nca_crl("nca_gost2022_test_2026-08-11.crl");
+    let other = nca_cert("ca/test/nca_gost_test_2019.pem");
+    assert_eq!(
+        c.verify_signature(&other, &policy()),
+        Err(CrlError::SignatureNotVerified {
+            crl_number: c.crl_number.clone(),
+            source: SignatureError::Gost(GostError::KeyAlgorithmMismatch {
+                signature: gost_oids::GOST2015_512_SIGNATURE,
+                key: gost_oids::GOST2004_KEY,
+            }),
+        })
+    );
+}
+
+/// A GOST CRL whose signature value had one byte flipped (byte 0 = low byte of r).
+fn gost_crl_with_flipped_signature(crl_name: &str) -> Crl {
+    let mut der = common::nca_bytes(&format!("crl/{crl_name}"));
+    let sig = nca_crl(crl_name).signature.clone();
+    assert!(sig.len() == 64 || sig.len() == 128, "{crl_name}: r||s");
+    assert!(
+        der.ends_with(&sig),
+        "{crl_name}: signature value ends the CRL"
+    );
+    let pos = der.len() - sig.len();
+    der[pos] ^= 0x01;
+    Crl::parse(&der).expect("still parses")
+}
+
+#[test]
+fn gost_signed_nca_crl_with_a_flipped_signature_byte_is_refused() {
+    for (crl_name, ca_rel) in GOST_CRLS {
+        let c = gost_crl_with_flipped_signature(crl_name);
+        let got = c.verify_signature(&nca_cert(ca_rel), &policy());
+        // Today: SignatureNotVerified { Gost(InvalidSignature) }; once the BUG below is fixed:
+        // BadSignature. Either way refused, never Ok.
+        assert!(
+            matches!(
+                &got,
+                Err(CrlError::BadSignature { .. })
+                    | Err(CrlError::SignatureNotVerified {
+                        source: SignatureError::Gost(GostError::InvalidSignature),
+                        ..
+                    })
+            ),
+            "{crl_name}: {got:?}"
+        );
+    }
+}
+
+#[test]
+#[ignore = "BUG: Crl::verify_signature maps only SignatureError::Invalid to CrlError::BadSignature; a forged GOST CRL (Gost(InvalidSignature)) comes out as SignatureNotVerified (code crl_signature_not_verified, documented as 'could not be checked') instead of crl_bad_signature"]
+fn gost_signed_nca_crl_with_a_flipped_signature_byte_is_a_bad_signature() {
+    for (crl_name, ca_rel) in GOST_CRLS {
+        let c = gost_crl_with_flipped_signature(crl_name);
         assert_eq!(
-            c.verify_signature(&ca, &policy()),
-            Err(CrlError::SignatureNotVerified {
+            c.verify_signature(&nca_cert(ca_rel), &policy()),
+            Err(CrlError::BadSignature {
                 crl_number: c.crl_number.clone(),
-                source: gost_na.clone(),
             }),
             "{crl_name}"
         );
     }
+}
+
+#[test]
+fn gost_2026_crl_check_reports_hold_and_superseded_keys_and_passes_the_others() {
     let c = nca_crl("nca_gost2022_test_2026-08-11.crl");
     let ca = nca_cert("ca/test/nca_gost2022_test.cer");
-    let leaf = nca_cert("certs/gost2015-2026/individual_revoked.pem");
-    assert_eq!(
-        crl::check(
-            &leaf,
-            &ca,
-            std::slice::from_ref(&c),
-            common::at("2026-09-01T00:00:00Z"),
-            &policy()
-        ),
-        Err(CrlError::SignatureNotVerified {
-            crl_number: c.crl_number.clone(),
-            source: gost_na,
-        })
-    );
+    let at = common::at("2026-11-25T00:00:00Z");
+    let mut revoked = 0;
+    for f in common::nca_files("certs/gost2015-2026") {
+        let name = f
+            .file_name()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default()
+            .to_string();
+        let leaf = Certificate::parse(&std::fs::read(&f).expect("read")).expect("cert");
+        let got = crl::check(&leaf, &ca, std::slice::from_ref(&c), at, &policy())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        if name.contains("_revoked") {
+            assert!(
+                matches!(
+                    got,
+                    CrlStatus::Revoked {
+                        reason: Some(RevocationReason::CertificateHold),
+                        ..
+                    }
+                ),
+                "{name}: {got:?}"
+            );
+            revoked += 1;
+        } else if name == "legal_valid_employee.pem" || name == "legal_valid_infosystem.pem" {
+            assert!(
+                matches!(
+                    got,
+                    CrlStatus::Revoked {
+                        reason: Some(RevocationReason::Superseded),
+                        ..
+                    }
+                ),
+                "{name}: {got:?}"
+            );
+            revoked += 1;
+        } else {
+            assert!(matches!(got, CrlStatus::Good { .. }), "{name}: {got:?}");
+        }
+    }
+    assert_eq!(revoked, 8);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -7,11 +7,12 @@ mod common;
 use std::collections::BTreeMap;
 
 use eds_gateway::pki::cert::Certificate;
+use eds_gateway::pki::gost::GostError;
 use eds_gateway::pki::ocsp::{
     self, CertStatus, OcspCheckOptions, OcspError, OcspResponse, OcspStatus, ResponderId,
     ResponderProblem, RevocationReason,
 };
-use eds_gateway::pki::signature::SignaturePolicy;
+use eds_gateway::pki::signature::{SignatureError, SignaturePolicy};
 use eds_gateway::pki::time::UnixTime;
 
 #[track_caller]
@@ -23,18 +24,6 @@ fn nca_cert(rel: &str) -> Certificate {
 fn nca_ocsp(name: &str) -> OcspResponse {
     OcspResponse::parse(&common::nca_bytes(&format!("ocsp/{name}")))
         .unwrap_or_else(|e| panic!("{name}: {e}"))
-}
-
-/// The GOST verifier is being written in parallel: until it lands, a GOST signature check ends
-/// in `Gost(NotAvailable)`. Then this helper starts asserting the real status.
-#[track_caller]
-fn assert_status_or_gost_pending(got: Result<OcspStatus, OcspError>, want: OcspStatus) {
-    match got {
-        Err(e) if format!("{e:?}").contains("Gost(NotAvailable)") => {
-            eprintln!("GOST verification not available yet: {e}");
-        }
-        other => assert_eq!(other, Ok(want)),
-    }
 }
 
 const RSA_LEAF: &str = "certs/rsa-2021-2022/individual_sign_rsa_2021.pem";
@@ -230,47 +219,87 @@ fn nca_rsa_response_is_not_about_another_leaf() {
     ));
 }
 
+/// (response, leaf, issuer, nonce, producedAt, revocationTime, reason) of the GOST responses
+/// (PROVENANCE.md).
+const GOST_RESPONSES: [(&str, &str, &str, &str, &str, &str, RevocationReason); 3] = [
+    (
+        "ocsp_response_ceo_sign_2004_revoked.bin",
+        "certs/gost2004/ceo_sign_gost2004_revoked_2022.pem",
+        "ca/test/nca_gost_test_2019.pem",
+        "8b6b9f100d6b0005",
+        "2022-09-02T16:57:04Z",
+        "2022-01-18T06:30:55Z",
+        RevocationReason::Superseded,
+    ),
+    (
+        "ocsp_response_ceo_2015_revoked.bin",
+        "certs/gost2015-2022/ceo_revoked_2015.pem",
+        "ca/test/nca_gost2022_test.cer",
+        "157b28fd1ac7761e",
+        "2022-09-02T16:59:28Z",
+        "2022-07-27T10:25:30Z",
+        RevocationReason::CertificateHold,
+    ),
+    (
+        // RFC 6960 §2.2 "non-issued" form: revoked, certificateHold, 1970-01-01.
+        "ocsp_response_individual_2015.bin",
+        "certs/gost2015-2022/individual_valid_2015.pem",
+        "ca/test/nca_gost2022_test.cer",
+        "e408ffb790834af2",
+        "2022-09-02T16:58:34Z",
+        "1970-01-01T00:00:00Z",
+        RevocationReason::CertificateHold,
+    ),
+];
+
 #[test]
-fn nca_gost_responses_match_their_certificates_and_check_once_gost_lands() {
-    let at = common::at("2022-09-02T17:00:00Z");
-    let cases = [
-        (
-            "ocsp_response_ceo_sign_2004_revoked.bin",
-            "certs/gost2004/ceo_sign_gost2004_revoked_2022.pem",
-            "ca/test/nca_gost_test_2019.pem",
-            "8b6b9f100d6b0005",
-            "2022-01-18T06:30:55Z",
-            RevocationReason::Superseded,
-        ),
-        (
-            "ocsp_response_ceo_2015_revoked.bin",
-            "certs/gost2015-2022/ceo_revoked_2015.pem",
-            "ca/test/nca_gost2022_test.cer",
-            "157b28fd1ac7761e",
-            "2022-07-27T10:25:30Z",
-            RevocationReason::CertificateHold,
-        ),
-        (
-            "ocsp_response_individual_2015.bin",
-            "certs/gost2015-2022/individual_valid_2015.pem",
-            "ca/test/nca_gost2022_test.cer",
-            "e408ffb790834af2",
-            "1970-01-01T00:00:00Z",
-            RevocationReason::CertificateHold,
-        ),
-    ];
-    for (file, leaf, issuer, nonce, revoked_at, reason) in cases {
+fn nca_gost_responses_check_as_revoked_with_their_delegated_gost_responders() {
+    for (file, leaf, issuer, nonce, produced_at, revoked_at, reason) in GOST_RESPONSES {
         let r = nca_ocsp(file);
         let leaf = nca_cert(leaf);
         let issuer = nca_cert(issuer);
-        // CertID (SHA-256) matching needs no GOST.
         assert!(r.find(&leaf, &issuer).is_ok(), "{file}");
-        assert_status_or_gost_pending(
-            ocsp::check(&r, &leaf, &issuer, at, &nca_opts(nonce)),
-            OcspStatus::Revoked {
+        assert_eq!(
+            ocsp::check(
+                &r,
+                &leaf,
+                &issuer,
+                common::at(produced_at),
+                &nca_opts(nonce)
+            ),
+            Ok(OcspStatus::Revoked {
                 time: common::at(revoked_at),
                 reason: Some(reason),
-            },
+            }),
+            "{file}"
+        );
+    }
+}
+
+#[test]
+fn nca_gost_response_with_a_flipped_signature_byte_is_a_gost_bad_signature() {
+    for (file, leaf, issuer, nonce, produced_at, _, _) in GOST_RESPONSES {
+        let original = nca_ocsp(file);
+        let mut der = common::nca_bytes(&format!("ocsp/{file}"));
+        let sig = original.signature.clone();
+        let pos = der
+            .windows(sig.len())
+            .position(|w| w == sig.as_slice())
+            .expect("signature value in the response");
+        der[pos] ^= 0x01;
+        let r = OcspResponse::parse(&der).expect("still parses");
+        assert_eq!(
+            ocsp::check(
+                &r,
+                &nca_cert(leaf),
+                &nca_cert(issuer),
+                common::at(produced_at),
+                &nca_opts(nonce)
+            ),
+            Err(OcspError::BadSignature {
+                error: SignatureError::Gost(GostError::InvalidSignature)
+            }),
+            "{file}"
         );
     }
 }
