@@ -258,8 +258,7 @@ pub enum SignerError {
         /// eContentType.
         encapsulated: ObjectIdentifier,
     },
-    /// The digest algorithm is not available in this build (today: the GOST digests until the
-    /// GOST module lands).
+    /// The digest algorithm is not one we implement (SHA-1/2 and the GOST digests are).
     DigestUnavailable {
         /// The digest algorithm.
         oid: ObjectIdentifier,
@@ -281,7 +280,7 @@ pub enum SignerError {
         oid: ObjectIdentifier,
     },
     /// The signature itself was refused (bad signature, unsupported algorithm, key too small,
-    /// GOST not available…).
+    /// SHA-1 by policy…).
     Signature(SignatureError),
     /// No signed attributes, but the content is not id-data (RFC 5652 §5.3).
     SignedAttributesRequired {
@@ -327,7 +326,7 @@ impl fmt::Display for SignerError {
                 "signed content type {signed} differs from the content's type {encapsulated}"
             ),
             SignerError::DigestUnavailable { oid } => {
-                write!(f, "digest algorithm {oid} is not available in this build")
+                write!(f, "digest algorithm {oid} is not supported")
             }
             SignerError::DuplicateAttribute { oid } => {
                 write!(f, "signed attribute {oid} appears more than once")

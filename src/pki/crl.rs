@@ -188,8 +188,8 @@ pub enum CrlError {
     /// The outer signatureAlgorithm and tbsCertList.signature differ (RFC 5280 §5.1.1.2; absent
     /// and NULL parameters are treated as equal, see [`AlgorithmId::equivalent`]).
     SignatureAlgorithmMismatch,
-    /// The signature could not be checked: unsupported or refused algorithm, bad key, GOST not
-    /// available in this build...
+    /// The signature could not be checked: unsupported or refused algorithm (SHA-1 by policy),
+    /// a key of the wrong type or that does not decode...
     SignatureNotVerified {
         /// The CRL's number.
         crl_number: Option<CrlNumber>,
@@ -976,7 +976,7 @@ impl Crl {
             policy,
         )
         .map_err(|source| match source {
-            SignatureError::Invalid => CrlError::BadSignature {
+            s if s.is_forged() => CrlError::BadSignature {
                 crl_number: self.crl_number.clone(),
             },
             source => CrlError::SignatureNotVerified {

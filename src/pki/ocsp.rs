@@ -151,7 +151,7 @@ pub enum OcspError {
         error: CertError,
     },
     /// The response signature does not verify with the responder's key (or its algorithm is
-    /// refused by policy, e.g. SHA-1, or not available yet, e.g. GOST).
+    /// refused by policy, e.g. SHA-1).
     BadSignature {
         /// What the verifier said.
         error: SignatureError,

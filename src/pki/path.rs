@@ -270,10 +270,13 @@ impl PathError {
             PathError::UnknownIssuer { .. } => "unknown_issuer",
             PathError::CertExpired { .. } => "cert_expired",
             PathError::CertNotYetValid { .. } => "cert_not_yet_valid",
-            PathError::BadSignature { error, .. } => match error {
-                SignatureError::Invalid => "bad_signature",
-                other => other.code(),
-            },
+            PathError::BadSignature { error, .. } => {
+                if error.is_forged() {
+                    "bad_signature"
+                } else {
+                    error.code()
+                }
+            }
             PathError::SignatureAlgorithmMismatch { .. } => "signature_algorithm_mismatch",
             PathError::UnsupportedVersion { .. } => "unsupported_certificate_version",
             PathError::UnacceptableKey { .. } => "unacceptable_public_key",

@@ -97,6 +97,15 @@ pub enum SignatureError {
 }
 
 impl SignatureError {
+    /// True when the algorithm and key were fine and the signature itself is wrong (RSA/ECDSA/
+    /// Ed25519 or GOST): a forgery or corruption, as opposed to "could not be checked".
+    pub fn is_forged(&self) -> bool {
+        matches!(
+            self,
+            SignatureError::Invalid | SignatureError::Gost(gost::GostError::InvalidSignature)
+        )
+    }
+
     /// Stable reason code.
     pub fn code(&self) -> &'static str {
         match self {
