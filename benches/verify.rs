@@ -645,6 +645,15 @@ fn main() {
         fail("the generated CMS does not embed the generated leaf");
     }
     let nca_ca = &nca_anchor[0];
+    // Pre-parsed inputs for the breakdown of the NCA login (parse / verify_signers / path).
+    let nca_sd = SignedData::parse(&nca_cms).unwrap_or_else(|e| fail(format!("CMS parse: {e}")));
+    let nca_opts = ValidationOptions::at(
+        nca_sd.signers[0]
+            .signing_time()
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| fail("NCA CMS without signing time")),
+    );
     let crl0 = &crls[0];
     raw_verify(&nca_signer.public_key, &nca_attrs, &nca_sig);
     raw_verify_cert(&nca_signer, nca_ca);
@@ -807,6 +816,41 @@ fn main() {
                     raw_verify(&nca_signer.public_key, black_box(&nca_attrs), &nca_sig);
                     raw_verify_cert(black_box(&nca_signer), nca_ca);
                 }),
+            )),
+        },
+        Pair {
+            name: "cms/nca: parse only",
+            op: Box::new(|| {
+                black_box(SignedData::parse(black_box(&nca_cms)).is_ok());
+            }),
+            anchor: None,
+        },
+        Pair {
+            name: "cms/nca: verify_signers only",
+            op: Box::new(|| {
+                let v = cms::verify_signers(black_box(&nca_sd), None, &[], &policy);
+                black_box(v.is_ok());
+            }),
+            anchor: Some((
+                "1 raw: CMS RSA-2048",
+                Box::new(|| raw_verify(&nca_signer.public_key, black_box(&nca_attrs), &nca_sig)),
+            )),
+        },
+        Pair {
+            name: "cms/nca: path only",
+            op: Box::new(|| {
+                let r = path::build_and_validate(
+                    black_box(&nca_signer),
+                    &nca_anchor,
+                    &[],
+                    &nca_opts,
+                    &mut |_| Ok(()),
+                );
+                black_box(r.is_ok());
+            }),
+            anchor: Some((
+                "1 raw: leaf by RSA-4096",
+                Box::new(|| raw_verify_cert(black_box(&nca_signer), nca_ca)),
             )),
         },
         Pair {
