@@ -673,14 +673,14 @@ fn validate(
     }
     for (idx, cert) in chain.iter().enumerate() {
         let last = idx + 1 == n;
-        let subject = subject_of(cert);
+        let subject = || subject_of(cert);
         check_common(cert, opts.at)?;
         // §6.1.3 (b)–(c): name constraints, skipped for self-issued intermediates.
         if last || !cert.is_self_issued() {
             for nc in &constraints {
                 name_constraints::check(cert, nc, &mut budget.name_comparisons).map_err(
                     |error| PathError::NameConstraints {
-                        subject: subject.clone(),
+                        subject: subject(),
                         error,
                     },
                 )?;
@@ -695,16 +695,13 @@ fn validate(
             // link path building follows. (End entities are matched by name and signature;
             // the BSI suite expects leaves without AKI to validate.)
             if !cert.is_self_issued() && cert.extensions.authority_key_id.is_none() {
-                return Err(PathError::MissingAuthorityKeyId { subject });
+                return Err(PathError::MissingAuthorityKeyId { subject: subject() });
             }
             // §6.1.4 (l)–(m)
             if !cert.is_self_issued() {
-                max_path_length =
-                    max_path_length
-                        .checked_sub(1)
-                        .ok_or(PathError::PathLenExceeded {
-                            subject: subject.clone(),
-                        })?;
+                max_path_length = max_path_length
+                    .checked_sub(1)
+                    .ok_or(PathError::PathLenExceeded { subject: subject() })?;
             }
             if let Some((true, Some(len))) = cert.extensions.basic_constraints {
                 max_path_length = max_path_length.min(usize::try_from(len).unwrap_or(usize::MAX));
@@ -713,7 +710,7 @@ fn validate(
             if let Some(nc) = &cert.extensions.name_constraints {
                 name_constraints::validate_constraints(nc).map_err(|error| {
                     PathError::NameConstraints {
-                        subject: subject.clone(),
+                        subject: subject(),
                         error,
                     }
                 })?;
@@ -728,18 +725,18 @@ fn validate(
 
 /// Checks applied to every certificate of the path except the anchor.
 fn check_common(cert: &Certificate, at: UnixTime) -> Result<(), PathError> {
-    let subject = subject_of(cert);
+    let subject = || subject_of(cert);
     // §6.1.3 (a)(2)
     if at < cert.not_before {
         return Err(PathError::CertNotYetValid {
-            subject,
+            subject: subject(),
             not_before: cert.not_before,
             at,
         });
     }
     if at > cert.not_after {
         return Err(PathError::CertExpired {
-            subject,
+            subject: subject(),
             not_after: cert.not_after,
             at,
         });
@@ -750,17 +747,17 @@ fn check_common(cert: &Certificate, at: UnixTime) -> Result<(), PathError> {
         .signature_algorithm
         .equivalent(&cert.tbs_signature_algorithm)
     {
-        return Err(PathError::SignatureAlgorithmMismatch { subject });
+        return Err(PathError::SignatureAlgorithmMismatch { subject: subject() });
     }
     if cert.issuer.is_empty() {
-        return Err(PathError::EmptyName { subject });
+        return Err(PathError::EmptyName { subject: subject() });
     }
     // v1/v2 certificates carry no basicConstraints or key usage; they are accepted only as
     // trust anchors (RFC 5280 §6.1.4 (k) refuses them as CAs; as end entities we refuse them
     // too, as rustls-webpki does: NCA has issued v3 only).
     if cert.version != 2 {
         return Err(PathError::UnsupportedVersion {
-            subject,
+            subject: subject(),
             version: cert.version,
         });
     }
@@ -770,7 +767,7 @@ fn check_common(cert: &Certificate, at: UnixTime) -> Result<(), PathError> {
 
 /// Criticality rules and key-usage consistency shared by all certificates.
 fn check_extension_profile(cert: &Certificate) -> Result<(), PathError> {
-    let subject = subject_of(cert);
+    let subject = || subject_of(cert);
     // RFC 5280 §4.2.1.1 (AKI), §4.2.1.2 (SKI), §4.2.2.1 (AIA), §5.2.6 (freshestCRL): MUST be
     // non-critical.
     const NON_CRITICAL: [ObjectIdentifier; 4] = [
@@ -786,7 +783,7 @@ fn check_extension_profile(cert: &Certificate) -> Result<(), PathError> {
         .find(|e| e.critical && NON_CRITICAL.contains(&e.oid))
     {
         return Err(PathError::ExtensionMustNotBeCritical {
-            subject,
+            subject: subject(),
             oid: e.oid,
         });
     }
@@ -798,12 +795,12 @@ fn check_extension_profile(cert: &Certificate) -> Result<(), PathError> {
         cert.extensions.subject_alt_names_critical,
     ) {
         (true, Some(_), true) | (false, None, _) | (false, Some(_), false) => {}
-        _ => return Err(PathError::BadSubjectAltName { subject }),
+        _ => return Err(PathError::BadSubjectAltName { subject: subject() }),
     }
     // §4.2.1.3
     if let Some(ku) = cert.extensions.key_usage {
         if ku.has(KeyUsage::KEY_CERT_SIGN) && !cert.is_ca() {
-            return Err(PathError::KeyCertSignWithoutCa { subject });
+            return Err(PathError::KeyCertSignWithoutCa { subject: subject() });
         }
     }
     Ok(())
@@ -811,17 +808,17 @@ fn check_extension_profile(cert: &Certificate) -> Result<(), PathError> {
 
 /// The trust anchor: validity, CA-ness, critical extensions and key identifiers.
 fn check_anchor(anchor: &Certificate, at: UnixTime) -> Result<(), PathError> {
-    let subject = subject_of(anchor);
+    let subject = || subject_of(anchor);
     if at < anchor.not_before {
         return Err(PathError::CertNotYetValid {
-            subject,
+            subject: subject(),
             not_before: anchor.not_before,
             at,
         });
     }
     if at > anchor.not_after {
         return Err(PathError::CertExpired {
-            subject,
+            subject: subject(),
             not_after: anchor.not_after,
             at,
         });
@@ -841,7 +838,7 @@ fn check_anchor(anchor: &Certificate, at: UnixTime) -> Result<(), PathError> {
         && anchor.extensions.authority_key_id.is_some()
         && anchor.extensions.authority_key_id != anchor.extensions.subject_key_id
     {
-        return Err(PathError::AnchorKeyIdMismatch { subject });
+        return Err(PathError::AnchorKeyIdMismatch { subject: subject() });
     }
     Ok(())
 }
@@ -850,33 +847,39 @@ fn check_anchor(anchor: &Certificate, at: UnixTime) -> Result<(), PathError> {
 /// basicConstraints criticality (a MUST on CAs, §4.2.1.9) is not judged: §6.1 does not, and
 /// real CAs (Botan's OCSP test hierarchy) mark it non-critical.
 fn check_ca(cert: &Certificate) -> Result<(), PathError> {
-    let subject = subject_of(cert);
+    let subject = || subject_of(cert);
     if cert.subject.is_empty() {
-        return Err(PathError::EmptyName { subject });
+        return Err(PathError::EmptyName { subject: subject() });
     }
     match cert.extensions.basic_constraints {
         Some((true, _)) => {}
-        _ => return Err(PathError::NotCa { subject }),
+        _ => return Err(PathError::NotCa { subject: subject() }),
     }
     if let Some(ku) = cert.extensions.key_usage {
         if !ku.has(KeyUsage::KEY_CERT_SIGN) {
-            return Err(PathError::KeyCertSignMissing { subject });
+            return Err(PathError::KeyCertSignMissing { subject: subject() });
         }
     }
     if cert.extensions.subject_key_id.is_none() {
-        return Err(PathError::MissingSubjectKeyId { subject });
+        return Err(PathError::MissingSubjectKeyId { subject: subject() });
     }
     if let Some(oid) = cert.extensions.unhandled_critical.first() {
-        return Err(PathError::UnhandledCriticalExtension { subject, oid: *oid });
+        return Err(PathError::UnhandledCriticalExtension {
+            subject: subject(),
+            oid: *oid,
+        });
     }
     Ok(())
 }
 
 /// The end entity: §6.1.5 (e) critical extensions, EKU and KU requirements.
 fn check_leaf(cert: &Certificate, opts: &ValidationOptions) -> Result<(), PathError> {
-    let subject = subject_of(cert);
+    let subject = || subject_of(cert);
     if let Some(oid) = cert.extensions.unhandled_critical.first() {
-        return Err(PathError::UnhandledCriticalExtension { subject, oid: *oid });
+        return Err(PathError::UnhandledCriticalExtension {
+            subject: subject(),
+            oid: *oid,
+        });
     }
     // §6.1.5 processes no policyMappings: a critical one in the end entity is unprocessed.
     if cert
@@ -886,12 +889,12 @@ fn check_leaf(cert: &Certificate, opts: &ValidationOptions) -> Result<(), PathEr
         .any(|e| e.critical && e.oid == oids::POLICY_MAPPINGS)
     {
         return Err(PathError::UnhandledCriticalExtension {
-            subject,
+            subject: subject(),
             oid: oids::POLICY_MAPPINGS,
         });
     }
     if cert.extensions.name_constraints.is_some() && !cert.is_ca() {
-        return Err(PathError::NameConstraintsInEndEntity { subject });
+        return Err(PathError::NameConstraintsInEndEntity { subject: subject() });
     }
     if let Some(eku) = &cert.extensions.extended_key_usage {
         if eku.is_empty() {
@@ -919,7 +922,7 @@ fn check_leaf(cert: &Certificate, opts: &ValidationOptions) -> Result<(), PathEr
     // there (weak RSA, DSA, P-192, explicit curves) up front, with a clear reason.
     signature::check_public_key(&cert.spki_der, &opts.signature).map_err(|error| {
         PathError::UnacceptableKey {
-            subject: subject.clone(),
+            subject: subject(),
             error,
         }
     })?;
@@ -927,7 +930,7 @@ fn check_leaf(cert: &Certificate, opts: &ValidationOptions) -> Result<(), PathEr
     for n in cert.extensions.subject_alt_names.iter().flatten() {
         if let GeneralName::Ip(b) = n {
             if b.len() != 4 && b.len() != 16 {
-                return Err(PathError::BadSubjectAltName { subject });
+                return Err(PathError::BadSubjectAltName { subject: subject() });
             }
         }
     }
