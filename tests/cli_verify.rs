@@ -3,41 +3,10 @@
 
 mod common;
 
-use std::process::Command;
-
-use serde_json::Value;
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn last_line(&self) -> &str {
-        self.stdout.lines().last().unwrap_or("")
-    }
-    fn json(&self) -> Value {
-        serde_json::from_str(self.stdout.trim())
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}\nstderr: {}", self.stdout, self.stderr))
-    }
-}
-
-#[track_caller]
-fn run(args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_eds-gateway"))
-        .args(args)
-        .output()
-        .expect("run eds-gateway");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
+use common::run_cli as run;
 
 fn f(rel: &str) -> String {
-    common::nca(rel).display().to_string()
+    common::nca_arg(rel)
 }
 
 const RSA_CA: &str = "ca/test/nca_rsa_test_2019.pem";

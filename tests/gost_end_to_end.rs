@@ -6,13 +6,11 @@
 mod common;
 
 use std::path::PathBuf;
-use std::process::Command;
 
 use eds_gateway::pki::cert::{AlgorithmId, Certificate};
 use eds_gateway::pki::gost::{self, Algorithm, GostError};
 use eds_gateway::pki::p12::{self, P12Error, P12Key};
 use eds_gateway::pki::signature::{self, SignatureError, SignaturePolicy};
-use serde_json::Value;
 
 const GOST_ROOT_2022: &str = "ca/test/root_test_gost_2022.cer";
 const GOST_CA_2022: &str = "ca/test/nca_gost2022_test.cer";
@@ -26,37 +24,11 @@ const TWO_SIGNERS_ATTACHED: &str = "cms/ncanode_2signers_gost2015+rsa_attached_t
 const TWO_SIGNERS_DETACHED: &str = "cms/ncanode_2signers_gost2015+rsa_detached.p7s";
 const TWO_SIGNERS_DATA: &str = "cms/ncanode_2signers_gost2015+rsa_detached.data";
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn last_line(&self) -> &str {
-        self.stdout.lines().last().unwrap_or("")
-    }
-    fn json(&self) -> Value {
-        serde_json::from_str(self.stdout.trim())
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}\nstderr: {}", self.stdout, self.stderr))
-    }
-}
-
-#[track_caller]
-fn run(args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_eds-gateway"))
-        .args(args)
-        .output()
-        .expect("run eds-gateway");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
+use common::{CliRun as Run, run_cli as run};
+use serde_json::Value;
 
 fn f(rel: &str) -> String {
-    common::nca(rel).display().to_string()
+    common::nca_arg(rel)
 }
 
 /// A per-test scratch folder under the system temp dir (removed by the caller).

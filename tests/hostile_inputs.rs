@@ -75,16 +75,10 @@ fn fixtures() -> &'static Fixtures {
     static F: OnceLock<Fixtures> = OnceLock::new();
     F.get_or_init(|| {
         let mut certs = Vec::new();
-        for dir in [
-            "ca/test",
-            "ca/prod",
-            "certs/gost2004",
-            "certs/gost2015-2022",
-            "certs/gost2015-2026",
-            "certs/ocsp-responders",
-            "certs/rsa-2020",
-            "certs/rsa-2021-2022",
-        ] {
+        for dir in common::CA_CERT_DIRS
+            .iter()
+            .chain(common::LEAF_CERT_DIRS.iter())
+        {
             for (name, bytes) in read_all(dir, |_| true) {
                 let c = Certificate::parse(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
                 certs.push((name, c.der().to_vec()));

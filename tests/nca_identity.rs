@@ -12,16 +12,10 @@ fn load(rel: &str) -> Certificate {
 #[test]
 fn every_fixture_certificate_parses() {
     let mut n = 0;
-    for dir in [
-        "ca/prod",
-        "ca/test",
-        "certs/gost2004",
-        "certs/gost2015-2022",
-        "certs/gost2015-2026",
-        "certs/ocsp-responders",
-        "certs/rsa-2020",
-        "certs/rsa-2021-2022",
-    ] {
+    for dir in common::CA_CERT_DIRS
+        .iter()
+        .chain(common::LEAF_CERT_DIRS.iter())
+    {
         for f in common::nca_files(dir) {
             let bytes = std::fs::read(&f).expect("read");
             let c = Certificate::parse(&bytes).unwrap_or_else(|e| panic!("{}: {e}", f.display()));

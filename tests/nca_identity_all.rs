@@ -319,14 +319,7 @@ const TABLE: &[Row] = &[
 #[test]
 fn every_fixture_certificate_yields_the_identity_openssl_reads() {
     let mut seen = 0;
-    for dir in [
-        "certs/gost2004",
-        "certs/gost2015-2022",
-        "certs/gost2015-2026",
-        "certs/ocsp-responders",
-        "certs/rsa-2020",
-        "certs/rsa-2021-2022",
-    ] {
+    for dir in common::LEAF_CERT_DIRS {
         for path in common::nca_files(dir) {
             let rel = path
                 .strip_prefix(common::nca("certs"))

@@ -248,26 +248,8 @@ pub fn load(t: &TrustArgs) -> Result<Loaded, LoadError> {
             .ok_or_else(|| LoadError::Usage(format!("--at {s:?} is not an RFC 3339 time")))?,
         None => now(),
     };
-    let mut anchors = Vec::new();
-    for p in &t.roots {
-        let bytes = inputs::read(p).map_err(|e| LoadError::Usage(e.to_string()))?;
-        for c in inputs::certificates(&bytes) {
-            match c {
-                Ok(c) => anchors.push(c),
-                Err(e) => warnings.push(format!("root {} skipped: {e}", p.display())),
-            }
-        }
-    }
-    let mut pool = Vec::new();
-    for p in &t.intermediates {
-        let bytes = inputs::read(p).map_err(|e| LoadError::Usage(e.to_string()))?;
-        for c in inputs::certificates(&bytes) {
-            match c {
-                Ok(c) => pool.push(c),
-                Err(e) => warnings.push(format!("intermediate {} skipped: {e}", p.display())),
-            }
-        }
-    }
+    let anchors = load_certs(&t.roots, "root", &mut warnings)?;
+    let pool = load_certs(&t.intermediates, "intermediate", &mut warnings)?;
     let mut evidence = Evidence::default();
     for p in &t.crls {
         let bytes = inputs::read(p).map_err(|e| LoadError::Usage(e.to_string()))?;
@@ -353,6 +335,26 @@ pub fn load(t: &TrustArgs) -> Result<Loaded, LoadError> {
         revocation,
         warnings,
     })
+}
+
+/// Reads every certificate in `paths`; unparseable ones are skipped with a warning (a broken
+/// intermediate can only make a path impossible, never valid).
+fn load_certs(
+    paths: &[PathBuf],
+    kind: &str,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<Certificate>, LoadError> {
+    let mut out = Vec::new();
+    for p in paths {
+        let bytes = inputs::read(p).map_err(|e| LoadError::Usage(e.to_string()))?;
+        for c in inputs::certificates(&bytes) {
+            match c {
+                Ok(c) => out.push(c),
+                Err(e) => warnings.push(format!("{kind} {} skipped: {e}", p.display())),
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// The current time, read here at the edge (the core never reads the clock).

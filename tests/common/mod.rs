@@ -48,3 +48,60 @@ pub fn nca_files(rel_dir: &str) -> Vec<PathBuf> {
 pub fn at(s: &str) -> eds_gateway::pki::time::UnixTime {
     eds_gateway::pki::time::UnixTime::parse_rfc3339(s).expect("valid RFC 3339 time")
 }
+
+/// The fixture folders that hold end-entity and responder certificates.
+pub const LEAF_CERT_DIRS: [&str; 6] = [
+    "certs/gost2004",
+    "certs/gost2015-2022",
+    "certs/gost2015-2026",
+    "certs/ocsp-responders",
+    "certs/rsa-2020",
+    "certs/rsa-2021-2022",
+];
+
+/// The fixture folders that hold CA certificates.
+pub const CA_CERT_DIRS: [&str; 2] = ["ca/prod", "ca/test"];
+
+/// A fixture path as a string, for command lines.
+#[track_caller]
+pub fn nca_arg(rel: &str) -> String {
+    nca(rel).display().to_string()
+}
+
+/// What one run of the `eds-gateway` binary printed.
+pub struct CliRun {
+    /// Exit code (-1 if killed by a signal).
+    pub code: i32,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl CliRun {
+    /// The last line of standard output (`VALID` or `INVALID <code>: ...`).
+    pub fn last_line(&self) -> &str {
+        self.stdout.lines().last().unwrap_or("")
+    }
+
+    /// Standard output parsed as one JSON value.
+    #[track_caller]
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(self.stdout.trim())
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}\nstderr: {}", self.stdout, self.stderr))
+    }
+}
+
+/// Runs the real binary (`CARGO_BIN_EXE_eds-gateway`) with `args`.
+#[track_caller]
+pub fn run_cli(args: &[&str]) -> CliRun {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_eds-gateway"))
+        .args(args)
+        .output()
+        .expect("run eds-gateway");
+    CliRun {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
