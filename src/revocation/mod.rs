@@ -22,6 +22,8 @@
 //! - No `arc-swap`: `RwLock<Arc<_>>` swaps a finished index in one pointer write, which is all
 //!   a reader needs.
 
+pub mod checker;
+pub mod crl_store;
 pub mod http;
 pub mod ocsp_client;
 pub mod ocsp_request;
