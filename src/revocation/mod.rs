@@ -24,6 +24,7 @@
 
 pub mod checker;
 pub mod crl_store;
+pub mod evidence;
 pub mod http;
 pub mod ocsp_client;
 pub mod ocsp_request;
