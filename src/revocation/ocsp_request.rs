@@ -176,6 +176,32 @@ mod tests {
         assert_eq!(&longer[..4], &[0x04, 0x82, 0x01, 0x2c]);
     }
 
+    /// Our SHA-256 CertID equals the one in a real NCA response for the same certificate
+    /// (../shared/fixtures/nca: individual_sign_rsa_2021 ↔ ocsp_response_individual_sign_2004).
+    #[test]
+    fn cert_id_matches_a_real_nca_response() {
+        let dir =
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/nca");
+        let read = |p: &str| {
+            std::fs::read(dir.join(p)).unwrap_or_else(|e| panic!("fixture {p} (../shared): {e}"))
+        };
+        let cert = Certificate::parse(&read("certs/rsa-2021-2022/individual_sign_rsa_2021.pem"))
+            .expect("cert");
+        let issuer = Certificate::parse(&read("ca/test/nca_rsa_test_2019.pem")).expect("issuer");
+        let resp = crate::pki::ocsp::OcspResponse::parse(&read(
+            "ocsp/ocsp_response_individual_sign_2004.bin",
+        ))
+        .expect("response");
+        let single = resp.find(&cert, &issuer).expect("CertID matches (core)");
+        let ours = cert_id_der(&cert, &issuer, CertIdHash::Sha256).expect("cert id");
+        let name_hash = tlv(0x04, &single.cert_id.issuer_name_hash);
+        let key_hash = tlv(0x04, &single.cert_id.issuer_key_hash);
+        let find = |needle: &[u8]| ours.windows(needle.len()).any(|w| w == needle);
+        assert!(find(&name_hash) && find(&key_hash));
+        let req = build(&cert, &issuer, CertIdHash::Sha256, Some(&[1; 8])).expect("request");
+        assert!(req.windows(ours.len()).any(|w| w == ours.as_slice()));
+    }
+
     #[test]
     fn hash_names_round_trip() {
         for h in [CertIdHash::Sha1, CertIdHash::Sha256] {
