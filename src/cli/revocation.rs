@@ -167,8 +167,10 @@ fn status(a: &StatusArgs) -> ExitCode {
             }
         };
         let t = now();
-        let mut signature = crate::pki::signature::SignaturePolicy::default();
-        signature.allow_sha1 = a.allow_sha1;
+        let signature = crate::pki::signature::SignaturePolicy {
+            allow_sha1: a.allow_sha1,
+            ..Default::default()
+        };
         let client = OcspClient::new(
             http.clone(),
             OcspConfig {
@@ -344,8 +346,7 @@ fn fetch(a: &FetchArgs) -> ExitCode {
         }
     };
     if let Some(issuer) = &issuer {
-        let mut cfg_policy = crate::pki::signature::SignaturePolicy::default();
-        cfg_policy.allow_sha1 = false;
+        let cfg_policy = crate::pki::signature::SignaturePolicy::default();
         if let Err(e) = crate::revocation::crl_store::CrlIndex::from_crl(&crl, issuer, &cfg_policy)
         {
             eprintln!("error: {}: {e}", a.url);

@@ -420,35 +420,49 @@ impl Server {
     pub fn ocsp(&self, path: &str, responder_port: u16) {
         self.state
             .lock()
-            .unwrap()
+            .expect("state")
             .ocsp
             .insert(path.into(), responder_port);
     }
 
     pub fn file(&self, path: &str, bytes: Vec<u8>) {
-        self.state.lock().unwrap().files.insert(path.into(), bytes);
+        self.state
+            .lock()
+            .expect("state")
+            .files
+            .insert(path.into(), bytes);
     }
 
     pub fn fault(&self, path: &str, f: Fault) {
-        self.state.lock().unwrap().faults.insert(path.into(), f);
+        self.state
+            .lock()
+            .expect("state")
+            .faults
+            .insert(path.into(), f);
     }
 
     pub fn hits(&self, path: &str) -> u64 {
-        *self.state.lock().unwrap().hits.get(path).unwrap_or(&0)
+        *self
+            .state
+            .lock()
+            .expect("state")
+            .hits
+            .get(path)
+            .unwrap_or(&0)
     }
 
     pub fn not_modified(&self, path: &str) -> u64 {
         *self
             .state
             .lock()
-            .unwrap()
+            .expect("state")
             .not_modified
             .get(path)
             .unwrap_or(&0)
     }
 
     pub fn user_agents(&self) -> Vec<String> {
-        self.state.lock().unwrap().user_agents.clone()
+        self.state.lock().expect("state").user_agents.clone()
     }
 }
 
@@ -497,7 +511,7 @@ async fn serve(mut sock: tokio::net::TcpStream, st: Arc<Mutex<State>>) -> std::i
     let method = parts.next().unwrap_or_default().to_string();
     let path = parts.next().unwrap_or_default().to_string();
     let (fault, ocsp_port, file) = {
-        let mut s = st.lock().unwrap();
+        let mut s = st.lock().expect("state");
         *s.hits.entry(path.clone()).or_default() += 1;
         s.user_agents
             .push(headers.get("user-agent").cloned().unwrap_or_default());
@@ -537,7 +551,12 @@ async fn serve(mut sock: tokio::net::TcpStream, st: Arc<Mutex<State>>) -> std::i
             r
         }
         Fault::Replay => {
-            let last = st.lock().unwrap().last_ocsp.clone().unwrap_or_default();
+            let last = st
+                .lock()
+                .expect("state")
+                .last_ocsp
+                .clone()
+                .unwrap_or_default();
             respond("200 OK", "application/ocsp-response", &last, "")
         }
         Fault::Slow(d) => {
@@ -558,6 +577,8 @@ async fn serve(mut sock: tokio::net::TcpStream, st: Arc<Mutex<State>>) -> std::i
     sock.shutdown().await
 }
 
+type Respond = dyn Fn(&str, &str, &[u8], &str) -> Vec<u8> + Sync;
+
 #[allow(clippy::too_many_arguments)]
 async fn normal(
     method: &str,
@@ -567,7 +588,7 @@ async fn normal(
     ocsp_port: Option<u16>,
     file: Option<Vec<u8>>,
     st: &Arc<Mutex<State>>,
-    respond: &(dyn Fn(&str, &str, &[u8], &str) -> Vec<u8> + Sync),
+    respond: &Respond,
 ) -> Vec<u8> {
     if let (Some(port), "POST") = (ocsp_port, method) {
         let client = reqwest::Client::new();
@@ -580,7 +601,7 @@ async fn normal(
         return match resp {
             Ok(r) => {
                 let bytes = r.bytes().await.map(|b| b.to_vec()).unwrap_or_default();
-                st.lock().unwrap().last_ocsp = Some(bytes.clone());
+                st.lock().expect("state").last_ocsp = Some(bytes.clone());
                 respond("200 OK", "application/ocsp-response", &bytes, "")
             }
             Err(_) => respond("502 Bad Gateway", "text/plain", b"responder down", ""),
@@ -591,7 +612,7 @@ async fn normal(
             let tag = etag(&data);
             if headers.get("if-none-match") == Some(&tag) {
                 *st.lock()
-                    .unwrap()
+                    .expect("state")
                     .not_modified
                     .entry(path.to_string())
                     .or_default() += 1;
