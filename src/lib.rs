@@ -5,3 +5,4 @@
 
 pub mod cli;
 pub mod pki;
+pub mod revocation;

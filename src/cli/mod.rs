@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod inputs;
+pub mod revocation;
 pub mod verify;
 
 /// eds-gateway: NCA RK electronic-signature login in front of a hospital MIS.
@@ -22,6 +23,12 @@ enum Command {
     /// Offline checks of certificates, CMS signatures, CRLs and OCSP responses.
     #[command(subcommand)]
     Verify(verify::VerifyCommand),
+    /// Online revocation status of one certificate (OCSP and CRL, with ages).
+    #[command(subcommand)]
+    Revocation(revocation::RevocationCommand),
+    /// CRL downloads.
+    #[command(subcommand)]
+    Crl(revocation::CrlCommand),
 }
 
 /// Parses `args` and runs the chosen subcommand.
@@ -40,5 +47,7 @@ where
     };
     match cli.command {
         Command::Verify(v) => verify::run(v),
+        Command::Revocation(c) => revocation::run_revocation(c),
+        Command::Crl(c) => revocation::run_crl(c),
     }
 }
