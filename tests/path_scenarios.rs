@@ -485,7 +485,7 @@ fn oid(s: &str) -> ObjectIdentifier {
 fn subjects(vp: &ValidatedPath<'_>) -> Vec<String> {
     vp.certs
         .iter()
-        .map(|c| c.subject.to_display_string())
+        .map(|c| format!("{} [serial {}]", c.subject.to_display_string(), c.serial_hex()))
         .collect()
 }
 
@@ -925,4 +925,586 @@ fn required_key_usage_missing_for_non_repudiation() {
     );
     o.key_usage = KeyUsage::DIGITAL_SIGNATURE | KeyUsage::KEY_ENCIPHERMENT;
     expect_ok(run("leaf_ok", ROOT, INT, &o));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Revocation: CRL
+// ---------------------------------------------------------------------------------------------
+
+/// The revocation statuses of the leaf → int → root path, for status-level assertions.
+fn leaf_statuses(leaf: &str, evidence: &[&str], ropts: &RevocationOptions) -> Vec<SourceStatus> {
+    let p = pki();
+    let (leaf, int, root) = (p.cert(leaf), p.cert("int"), p.cert("root"));
+    let ev = evidence_of(evidence);
+    let r = revocation::check_path(&[&leaf, &int, &root], &ev, ropts, at());
+    r.statuses
+        .into_iter()
+        .flat_map(|c| c.sources.into_iter().map(|(_, st)| st))
+        .collect()
+}
+
+#[test]
+fn crl_says_good_for_an_unrevoked_leaf() {
+    expect_ok(run_rev("leaf_ok", ROOT, INT, &["crl_int"], &crl_opts(Scope::Leaf)));
+    assert_eq!(
+        leaf_statuses("leaf_ok", &["crl_int"], &crl_opts(Scope::Leaf)),
+        vec![SourceStatus::Good]
+    );
+}
+
+#[test]
+fn cert_revoked_via_crl_with_reason_key_compromise() {
+    let e = expect_err(run_rev("leaf_revoked", ROOT, INT, &["crl_int"], &crl_opts(Scope::Leaf)));
+    assert_eq!(e.code(), "cert_revoked");
+    assert!(e.to_string().contains("keyCompromise") || e.to_string().contains("key_compromise"), "{e}");
+    let st = leaf_statuses("leaf_revoked", &["crl_int"], &crl_opts(Scope::Leaf));
+    assert!(
+        matches!(st.as_slice(), [SourceStatus::Revoked { reason: Some("key_compromise"), .. }]),
+        "{st:?}"
+    );
+}
+
+#[test]
+fn cert_revoked_via_crl_with_reason_certificate_hold() {
+    let e = expect_err(run_rev("leaf_hold", ROOT, INT, &["crl_int"], &crl_opts(Scope::Leaf)));
+    assert_eq!(e.code(), "cert_revoked");
+    let st = leaf_statuses("leaf_hold", &["crl_int"], &crl_opts(Scope::Leaf));
+    assert!(
+        matches!(st.as_slice(), [SourceStatus::Revoked { reason: Some("certificate_hold"), .. }]),
+        "{st:?}"
+    );
+}
+
+#[test]
+fn revocation_status_unknown_without_evidence_refuses_by_default() {
+    let e = expect_err(run_rev("leaf_ok", ROOT, INT, &[], &crl_opts(Scope::Leaf)));
+    assert_eq!(e.code(), "revocation_status_unknown");
+    let mut o = crl_opts(Scope::Leaf);
+    o.allow_unknown = true;
+    expect_ok(run_rev("leaf_ok", ROOT, INT, &[], &o));
+}
+
+#[test]
+fn allow_unknown_status_still_refuses_a_revoked_leaf() {
+    let mut o = crl_opts(Scope::Leaf);
+    o.allow_unknown = true;
+    let e = expect_err(run_rev("leaf_revoked", ROOT, INT, &["crl_int"], &o));
+    assert_eq!(e.code(), "cert_revoked");
+}
+
+#[test]
+fn crl_stale_after_its_next_update() {
+    let e = expect_err(run_rev("leaf_ok", ROOT, INT, &["crl_int_stale"], &crl_opts(Scope::Leaf)));
+    assert_eq!(e.code(), "crl_stale");
+    // A stale CRL is not rescued by allow_unknown: broken evidence refuses.
+    let mut o = crl_opts(Scope::Leaf);
+    o.allow_unknown = true;
+    let e = expect_err(run_rev("leaf_ok", ROOT, INT, &["crl_int_stale"], &o));
+    assert_eq!(e.code(), "crl_stale");
+}
+
+#[test]
+fn chain_scope_catches_a_revoked_intermediate_that_leaf_scope_ignores() {
+    let ev = ["crl_root", "crl_int_revoked"];
+    let e = expect_err(run_rev(
+        "leaf_under_revoked_int",
+        ROOT,
+        &["int_revoked"],
+        &ev,
+        &crl_opts(Scope::Chain),
+    ));
+    assert_eq!(e.code(), "cert_revoked");
+    assert!(e.to_string().contains("Revoked Issuing CA"), "{e}");
+    expect_ok(run_rev(
+        "leaf_under_revoked_int",
+        ROOT,
+        &["int_revoked"],
+        &ev,
+        &crl_opts(Scope::Leaf),
+    ));
+}
+
+#[test]
+fn chain_scope_needs_a_status_for_the_intermediate_too() {
+    // Only the intermediate's CRL (about the leaf): the intermediate's own status is unknown.
+    let e = expect_err(run_rev("leaf_ok", ROOT, INT, &["crl_int"], &crl_opts(Scope::Chain)));
+    assert_eq!(e.code(), "revocation_status_unknown");
+    assert!(e.to_string().contains("Scenario Issuing CA"), "{e}");
+    expect_ok(run_rev(
+        "leaf_ok",
+        ROOT,
+        INT,
+        &["crl_int", "crl_root"],
+        &crl_opts(Scope::Chain),
+    ));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Revocation: OCSP
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn ocsp_good_from_the_issuing_ca_itself() {
+    expect_ok(run_rev("leaf_ok", ROOT, INT, &["ocsp_ok_ca"], &ocsp_opts()));
+}
+
+#[test]
+fn ocsp_good_from_a_delegated_responder_with_ocsp_signing() {
+    expect_ok(run_rev("leaf_ok", ROOT, INT, &["ocsp_ok_delegated"], &ocsp_opts()));
+}
+
+#[test]
+fn cert_revoked_via_ocsp_signed_by_the_issuing_ca() {
+    let e = expect_err(run_rev("leaf_revoked", ROOT, INT, &["ocsp_revoked_ca"], &ocsp_opts()));
+    assert_eq!(e.code(), "cert_revoked");
+    assert!(e.to_string().contains("OCSP"), "{e}");
+    let st = leaf_statuses("leaf_revoked", &["ocsp_revoked_ca"], &ocsp_opts());
+    assert!(
+        matches!(st.as_slice(), [SourceStatus::Revoked { reason: Some("keyCompromise"), .. }]),
+        "{st:?}"
+    );
+}
+
+#[test]
+fn cert_revoked_via_ocsp_signed_by_a_delegated_responder() {
+    let e = expect_err(run_rev(
+        "leaf_revoked",
+        ROOT,
+        INT,
+        &["ocsp_revoked_delegated"],
+        &ocsp_opts(),
+    ));
+    assert_eq!(e.code(), "cert_revoked");
+}
+
+#[test]
+fn ocsp_unknown_status_refuses_unless_unknown_is_allowed() {
+    let e = expect_err(run_rev("leaf_ok", ROOT, INT, &["ocsp_unknown"], &ocsp_opts()));
+    assert_eq!(e.code(), "revocation_status_unknown");
+    let mut o = ocsp_opts();
+    o.allow_unknown = true;
+    expect_ok(run_rev("leaf_ok", ROOT, INT, &["ocsp_unknown"], &o));
+}
+
+#[test]
+fn ocsp_response_about_another_certificate_is_no_evidence() {
+    let e = expect_err(run_rev("leaf_ok", ROOT, INT, &["ocsp_revoked_ca"], &ocsp_opts()));
+    assert_eq!(e.code(), "revocation_status_unknown");
+}
+
+#[test]
+fn ocsp_nonce_echoed_from_the_request_is_accepted() {
+    let mut o = ocsp_opts();
+    o.ocsp_nonce = Some(pki().nonces["req_ok"].clone());
+    expect_ok(run_rev("leaf_ok", ROOT, INT, &["ocsp_ok_ca"], &o));
+}
+
+#[test]
+fn ocsp_nonce_mismatch_refuses() {
+    let mut o = ocsp_opts();
+    let mut wrong = pki().nonces["req_ok"].clone();
+    wrong[0] ^= 0xff;
+    o.ocsp_nonce = Some(wrong);
+    let e = expect_err(run_rev("leaf_ok", ROOT, INT, &["ocsp_ok_ca"], &o));
+    assert_eq!(e.code(), "ocsp_nonce_mismatch");
+}
+
+#[test]
+fn ocsp_nonce_missing_when_the_response_has_none() {
+    let mut o = ocsp_opts();
+    o.ocsp_nonce = Some(pki().nonces["req_ok"].clone());
+    let e = expect_err(run_rev("leaf_ok", ROOT, INT, &["ocsp_ok_ca_no_nonce"], &o));
+    assert_eq!(e.code(), "ocsp_nonce_missing");
+}
+
+#[test]
+fn ocsp_from_a_delegate_without_ocsp_signing_eku_is_unauthorised() {
+    let e = expect_err(run_rev("leaf_ok", ROOT, INT, &["ocsp_resp_rogue"], &ocsp_opts()));
+    assert_eq!(e.code(), "ocsp_unauthorized_responder");
+    assert!(e.to_string().to_lowercase().contains("ocspsigning") || e.to_string().contains("OCSP"), "{e}");
+}
+
+#[test]
+fn crl_or_ocsp_revoked_from_either_source_refuses() {
+    let o = RevocationOptions::new(RevocationMode::CrlOrOcsp, Scope::Leaf);
+    // The CRL knows the leaf is revoked even though no OCSP response is given.
+    let e = expect_err(run_rev("leaf_revoked", ROOT, INT, &["crl_int"], &o));
+    assert_eq!(e.code(), "cert_revoked");
+    // OCSP alone establishes "good".
+    expect_ok(run_rev("leaf_ok", ROOT, INT, &["ocsp_ok_ca"], &o));
+}
+
+#[test]
+fn crl_and_ocsp_needs_both_sources_good() {
+    let o = RevocationOptions::new(RevocationMode::CrlAndOcsp, Scope::Leaf);
+    let e = expect_err(run_rev("leaf_ok", ROOT, INT, &["ocsp_ok_ca"], &o));
+    assert_eq!(e.code(), "revocation_status_unknown");
+    expect_ok(run_rev("leaf_ok", ROOT, INT, &["ocsp_ok_ca", "crl_int"], &o));
+    let st = leaf_statuses("leaf_ok", &["ocsp_ok_ca", "crl_int"], &o);
+    assert_eq!(st, vec![SourceStatus::Good, SourceStatus::Good]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Backtracking over same-named intermediates
+// ---------------------------------------------------------------------------------------------
+
+fn serial(id: &str) -> String {
+    pki().cert(id).serial_hex()
+}
+
+#[test]
+fn backtracks_past_an_expired_twin_intermediate_to_the_good_one() {
+    let e = expect_err(run("leaf_twin", ROOT, &["twin_expired"], &opts()));
+    assert_eq!(e.code(), "cert_expired");
+    let path = expect_ok(run("leaf_twin", ROOT, &["twin_expired", "twin_good"], &opts()));
+    assert!(path[1].contains(&serial("twin_good")), "{path:?}");
+}
+
+#[test]
+fn backtracks_past_a_revoked_twin_intermediate_to_the_good_one() {
+    let ev = ["crl_root", "crl_twin"];
+    let o = crl_opts(Scope::Chain);
+    let e = expect_err(run_rev("leaf_twin", ROOT, &["twin_revoked"], &ev, &o));
+    assert_eq!(e.code(), "cert_revoked");
+    let path = expect_ok(run_rev(
+        "leaf_twin",
+        ROOT,
+        &["twin_revoked", "twin_expired", "twin_good"],
+        &ev,
+        &o,
+    ));
+    assert!(path[1].contains(&serial("twin_good")), "{path:?}");
+}
+
+#[test]
+fn the_revocation_check_sees_every_complete_candidate_path() {
+    let p = pki();
+    let leaf = p.cert("leaf_twin");
+    let anchors = p.certs(ROOT);
+    let pool = p.certs(&["twin_revoked", "twin_good"]);
+    let ev = evidence_of(&["crl_root", "crl_twin"]);
+    let o = crl_opts(Scope::Chain);
+    let mut seen = Vec::new();
+    let vp = build_and_validate(&leaf, &anchors, &pool, &opts(), &mut |path| {
+        seen.push(path.iter().map(|c| c.serial_hex()).collect::<Vec<_>>());
+        revocation::check_path(path, &ev, &o, at()).result
+    })
+    .unwrap_or_else(|e| panic!("{}: {e}", e.code()));
+    assert_eq!(vp.certs[1].serial_hex(), serial("twin_good"));
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert_eq!(seen[0][1], serial("twin_revoked"));
+    assert_eq!(seen[1][1], serial("twin_good"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// NCA-like profiles (../shared/NCA.md §3.2–3.3), RSA keys
+// ---------------------------------------------------------------------------------------------
+
+fn nca_validate(leaf: &str, o: &ValidationOptions) -> Result<Vec<String>, PathError> {
+    run(leaf, &["nca_root"], &["nca_int"], o)
+}
+
+fn nca_opts(ekus: &[&str], ku: u16, policy: &str) -> ValidationOptions {
+    let mut o = explicit(policy);
+    o.eku = EkuRequirement::AllOf(ekus.iter().map(|e| oid(e)).collect());
+    o.key_usage = ku;
+    o
+}
+
+#[test]
+fn nca_rsa_auth_individual_validates_and_names_the_person() {
+    let o = nca_opts(
+        &["1.3.6.1.5.5.7.3.2", "1.2.398.3.3.4.1.1"],
+        KeyUsage::DIGITAL_SIGNATURE | KeyUsage::KEY_ENCIPHERMENT,
+        "1.2.398.3.3.2.4",
+    );
+    let path = expect_ok(nca_validate("nca_rsa_auth", &o));
+    assert_eq!(path.len(), 3);
+    let id = NcaIdentity::from_certificate(&pki().cert("nca_rsa_auth"));
+    let iin = id.iin.clone().expect("IIN");
+    assert_eq!(iin.value, pki().iin);
+    assert!(iin.checksum_ok);
+    assert_eq!(id.bin, None);
+    assert_eq!(id.common_name.as_deref(), Some("ТЕСТОВ ТЕСТ"));
+    assert_eq!(id.surname.as_deref(), Some("ТЕСТОВ"));
+    assert_eq!(id.given_name.as_deref(), Some("ТЕСТ"));
+    assert_eq!(id.patronymic.as_deref(), Some("ТЕСТОВИЧ"));
+    assert_eq!(id.organization, None);
+    assert_eq!(id.email, None);
+    assert_eq!(id.roles, vec![NcaRole::Individual]);
+    assert_eq!(id.profile, NcaProfile::RsaAuth);
+    assert_eq!(id.full_name().as_deref(), Some("ТЕСТОВ ТЕСТ ТЕСТОВИЧ"));
+}
+
+#[test]
+fn nca_rsa_sign_legal_entity_validates_and_names_the_employee_and_organisation() {
+    let o = nca_opts(
+        &["1.3.6.1.5.5.7.3.4", "1.2.398.3.3.4.1.2"],
+        KeyUsage::DIGITAL_SIGNATURE | KeyUsage::NON_REPUDIATION,
+        "1.2.398.3.3.2.1",
+    );
+    expect_ok(nca_validate("nca_rsa_sign", &o));
+    let id = NcaIdentity::from_certificate(&pki().cert("nca_rsa_sign"));
+    assert_eq!(id.iin.as_ref().map(|i| i.value.as_str()), Some(pki().iin.as_str()));
+    let bin = id.bin.clone().expect("BIN");
+    assert_eq!(bin.value, "123456789021");
+    assert!(!bin.checksum_ok, "NCA's test BIN fails the checksum (reported, not enforced)");
+    assert_eq!(id.common_name.as_deref(), Some("ТЕСТОВА АЙГЕРІМ"));
+    assert_eq!(id.surname.as_deref(), Some("ТЕСТОВА"));
+    assert_eq!(id.given_name.as_deref(), Some("АЙГЕРІМ"));
+    assert_eq!(id.patronymic.as_deref(), Some("СЕРІКҚЫЗЫ"));
+    assert_eq!(
+        id.organization.as_deref(),
+        Some("ГКП \"ГОРОДСКАЯ БОЛЬНИЦА №1\"")
+    );
+    assert_eq!(id.roles, vec![NcaRole::LegalEntity, NcaRole::SigningRight]);
+    assert_eq!(id.profile, NcaProfile::RsaSign);
+}
+
+#[test]
+fn nca_gost2015_shape_on_rsa_keys_validates_and_is_profiled_by_its_key_as_rsa_sign() {
+    let o = nca_opts(
+        &["1.3.6.1.5.5.7.3.4", "1.2.398.3.3.4.1.2.5"],
+        KeyUsage::DIGITAL_SIGNATURE | KeyUsage::NON_REPUDIATION | KeyUsage::KEY_AGREEMENT,
+        "1.2.398.3.3.2",
+    );
+    expect_ok(nca_validate("nca_gost_shape", &o));
+    let id = NcaIdentity::from_certificate(&pki().cert("nca_gost_shape"));
+    assert_eq!(id.bin.as_ref().map(|b| b.value.as_str()), Some("123456789021"));
+    assert_eq!(id.iin.as_ref().map(|i| i.value.as_str()), Some(pki().iin.as_str()));
+    assert_eq!(id.roles, vec![NcaRole::LegalEntity, NcaRole::Employee]);
+    // profile_of decides by the key algorithm first: an RSA key can never be
+    // Gost2015SingleKey; with emailProtection and no keyEncipherment it is RsaSign.
+    assert_eq!(id.profile, NcaProfile::RsaSign);
+}
+
+#[test]
+fn nca_gost2015_shape_has_no_client_auth_so_requiring_it_refuses() {
+    let mut o = opts();
+    o.eku = EkuRequirement::AllOf(vec![oid("1.3.6.1.5.5.7.3.2")]);
+    let e = expect_err(nca_validate("nca_gost_shape", &o));
+    assert_eq!(e.code(), "required_eku_missing");
+}
+
+#[test]
+fn nca_rsa_sign_is_refused_under_the_auth_policy() {
+    let e = expect_err(nca_validate("nca_rsa_sign", &explicit("1.2.398.3.3.2.4")));
+    assert_eq!(e.code(), "no_acceptable_policy");
+}
+
+// ---------------------------------------------------------------------------------------------
+// A 10,000-certificate pool
+// ---------------------------------------------------------------------------------------------
+
+fn big_pool(filler: &str, extra: &[&str]) -> Vec<Certificate> {
+    let c = pki().cert(filler);
+    let mut pool = vec![c; 10_000];
+    pool.extend(pki().certs(extra));
+    pool
+}
+
+#[test]
+fn ten_thousand_unrelated_certificates_do_not_hide_the_real_intermediate() {
+    let p = pki();
+    let leaf = p.cert("leaf_ok");
+    let anchors = p.certs(ROOT);
+    let pool = big_pool("int_nc", &["int"]);
+    let vp = build_and_validate(&leaf, &anchors, &pool, &opts(), &mut |_| Ok(()))
+        .unwrap_or_else(|e| panic!("{}: {e}", e.code()));
+    assert_eq!(vp.certs.len(), 3);
+}
+
+#[test]
+fn ten_thousand_same_named_wrong_key_cas_are_pruned_by_key_identifiers() {
+    // evil_int has the intermediate's exact name but another key (and SKI).
+    let p = pki();
+    let leaf = p.cert("leaf_ok");
+    let anchors = p.certs(ROOT);
+    let pool = big_pool("evil_int", &["int"]);
+    let vp = build_and_validate(&leaf, &anchors, &pool, &opts(), &mut |_| Ok(()))
+        .unwrap_or_else(|e| panic!("{}: {e}", e.code()));
+    assert_eq!(vp.certs[1].serial_hex(), serial("int"));
+}
+
+#[test]
+fn ten_thousand_unrelated_certificates_without_the_intermediate_give_unknown_issuer() {
+    let p = pki();
+    let leaf = p.cert("leaf_ok");
+    let anchors = p.certs(ROOT);
+    let pool = big_pool("int_nc", &[]);
+    let e = build_and_validate(&leaf, &anchors, &pool, &opts(), &mut |_| Ok(()))
+        .map(|vp| subjects(&vp))
+        .expect_err("no path");
+    assert_eq!(e.code(), "unknown_issuer");
+}
+
+#[test]
+fn ten_thousand_expired_twins_exhaust_the_signature_budget_with_a_named_error() {
+    // Every copy is a real candidate (same name, same key, signature verifies) that fails
+    // on expiry: the default budget of 100 signature checks ends the search first.
+    let p = pki();
+    let leaf = p.cert("leaf_twin");
+    let anchors = p.certs(ROOT);
+    let pool = big_pool("twin_expired", &["twin_good"]);
+    let e = build_and_validate(&leaf, &anchors, &pool, &opts(), &mut |_| Ok(()))
+        .map(|vp| subjects(&vp))
+        .expect_err("budget");
+    assert_eq!(e.code(), "budget_exceeded");
+    assert_eq!(e, PathError::BudgetExceeded { what: "signature checks" });
+    // With a budget large enough for the whole pool the good twin is found.
+    let mut o = opts();
+    o.budget = Budget {
+        signatures: 25_000,
+        ..Budget::default()
+    };
+    let vp = build_and_validate(&leaf, &anchors, &pool, &o, &mut |_| Ok(()))
+        .unwrap_or_else(|e| panic!("{}: {e}", e.code()));
+    assert_eq!(vp.certs[1].serial_hex(), serial("twin_good"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The real binary
+// ---------------------------------------------------------------------------------------------
+
+/// Runs `eds-gateway verify cert LEAF args... --at AT`, returning (exit code, stdout).
+fn cli(leaf: &str, args: &[&str]) -> (i32, String) {
+    let p = pki();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_eds-gateway"));
+    cmd.args(["verify", "cert"]).arg(p.path(leaf));
+    for a in args {
+        // Generated ids become their file paths; flags and values pass through.
+        match p.files.get(*a) {
+            Some(path) => cmd.arg(path),
+            None => cmd.arg(a),
+        };
+    }
+    cmd.args(["--at", AT]);
+    let out = cmd.output().expect("run eds-gateway");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+fn cli_json(leaf: &str, args: &[&str]) -> (i32, serde_json::Value) {
+    let mut all = args.to_vec();
+    all.push("--json");
+    let (code, out) = cli(leaf, &all);
+    let line = out.lines().last().unwrap_or_default();
+    let v = serde_json::from_str(line).unwrap_or_else(|e| panic!("JSON {line:?}: {e}"));
+    (code, v)
+}
+
+#[test]
+fn cli_valid_nca_auth_chain_prints_path_and_identity() {
+    let (code, v) = cli_json(
+        "nca_rsa_auth",
+        &["--root", "nca_root", "--intermediate", "nca_int", "--eku", "clientAuth"],
+    );
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["valid"], true);
+    assert_eq!(v["code"], "ok");
+    assert_eq!(v["path"].as_array().map(Vec::len), Some(3));
+    assert_eq!(v["identity"]["iin"]["value"], pki().iin.as_str());
+    assert_eq!(v["identity"]["profile"], "rsa_auth");
+}
+
+#[test]
+fn cli_unknown_issuer_without_the_intermediate() {
+    let (code, v) = cli_json("leaf_ok", &["--root", "root"]);
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(v["valid"], false);
+    assert_eq!(v["code"], "unknown_issuer");
+}
+
+#[test]
+fn cli_cert_expired_text_output_ends_with_the_invalid_line() {
+    let (code, out) = cli("leaf_expired", &["--root", "root", "--intermediate", "int"]);
+    assert_eq!(code, 1, "{out}");
+    let last = out.lines().last().unwrap_or_default();
+    assert!(last.starts_with("INVALID cert_expired: "), "{last}");
+}
+
+#[test]
+fn cli_cert_revoked_via_crl() {
+    let (code, v) = cli_json(
+        "leaf_revoked",
+        &["--root", "root", "--intermediate", "int", "--crl", "crl_int", "--revocation", "crl"],
+    );
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(v["code"], "cert_revoked");
+}
+
+#[test]
+fn cli_crl_stale_and_chain_scope() {
+    let (code, v) = cli_json(
+        "leaf_ok",
+        &["--root", "root", "--intermediate", "int", "--crl", "crl_int_stale"],
+    );
+    assert_eq!((code, v["code"].as_str()), (1, Some("crl_stale")), "{v}");
+    let (code, v) = cli_json(
+        "leaf_under_revoked_int",
+        &[
+            "--root",
+            "root",
+            "--intermediate",
+            "int_revoked",
+            "--crl",
+            "crl_root",
+            "--crl",
+            "crl_int_revoked",
+            "--revocation-scope",
+            "chain",
+        ],
+    );
+    assert_eq!((code, v["code"].as_str()), (1, Some("cert_revoked")), "{v}");
+}
+
+#[test]
+fn cli_ocsp_nonce_matching_and_mismatching() {
+    let nonce = hex::encode(&pki().nonces["req_ok"]);
+    let base = [
+        "--root",
+        "root",
+        "--intermediate",
+        "int",
+        "--ocsp-response",
+        "ocsp_ok_ca",
+        "--revocation",
+        "ocsp",
+        "--ocsp-nonce",
+    ];
+    let mut args = base.to_vec();
+    args.push(&nonce);
+    let (code, v) = cli_json("leaf_ok", &args);
+    assert_eq!((code, v["code"].as_str()), (0, Some("ok")), "{v}");
+    let mut args = base.to_vec();
+    args.push("00112233445566778899aabbccddeeff");
+    let (code, v) = cli_json("leaf_ok", &args);
+    assert_eq!((code, v["code"].as_str()), (1, Some("ocsp_nonce_mismatch")), "{v}");
+}
+
+#[test]
+fn cli_unknown_status_refused_then_allowed() {
+    let args = ["--root", "root", "--intermediate", "int", "--revocation", "crl"];
+    let (code, v) = cli_json("leaf_ok", &args);
+    assert_eq!((code, v["code"].as_str()), (1, Some("revocation_status_unknown")), "{v}");
+    let mut more = args.to_vec();
+    more.push("--allow-unknown-status");
+    let (code, v) = cli_json("leaf_ok", &more);
+    assert_eq!((code, v["code"].as_str()), (0, Some("ok")), "{v}");
+}
+
+#[test]
+fn cli_usage_error_exits_2() {
+    let p = pki();
+    let out = Command::new(env!("CARGO_BIN_EXE_eds-gateway"))
+        .args(["verify", "cert"])
+        .arg(p.path("leaf_ok"))
+        .args(["--root"])
+        .arg(p.path("root"))
+        .args(["--at", "yesterday"])
+        .output()
+        .expect("run eds-gateway");
+    assert_eq!(out.status.code(), Some(2));
 }
