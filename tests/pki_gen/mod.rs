@@ -1,8 +1,8 @@
 //! A scenario PKI generated at test time with the real OpenSSL CLI (`openssl ca`, `openssl ocsp`),
 //! in a unique folder under `std::env::temp_dir()`.
 //!
-//! Everything is built once per test binary run ([`pki`], a `OnceLock`). Certificate validity,
-//! CRL thisUpdate/nextUpdate are pinned (`openssl ca -startdate/-enddate`,
+//! The scenario PKI is built once per test binary run (a `OnceLock` in the test file).
+//! Certificate validity and CRL thisUpdate/nextUpdate are pinned (`openssl ca -startdate/-enddate`,
 //! `-crl_lastupdate/-crl_nextupdate`, supported since OpenSSL 3.0), so every scenario validates
 //! at the fixed time [`AT`]. OCSP responses cannot be pinned (`openssl ocsp` stamps thisUpdate
 //! with the real clock): they get `-ndays 3650`, so they are fresh at [`AT`] as long as the real
@@ -14,7 +14,6 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 
 use eds_gateway::pki::cert::Certificate;
 use eds_gateway::pki::time::UnixTime;
@@ -117,10 +116,9 @@ impl Gen {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos())
             .unwrap_or(0);
-        let dir = std::env::temp_dir().join(format!(
-            "eds-path-scenarios-{}-{nanos}",
-            std::process::id()
-        ));
+        let dir =
+            std::env::temp_dir().join(format!("eds-path-scenarios-{}-{nanos}", std::process::id()));
+        remove_stale_dirs();
         std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
         let version = openssl(&dir, &["version"]);
         let version = String::from_utf8_lossy(&version);
@@ -190,7 +188,10 @@ impl Gen {
         write(&dir.join("index.txt"), "");
         write(&dir.join("index.txt.attr"), "unique_subject = no\n");
         // Unique serials across CAs: the CA number in the top bits.
-        write(&dir.join("serial"), format!("{:04X}000000000001\n", self.next_ca));
+        write(
+            &dir.join("serial"),
+            format!("{:04X}000000000001\n", self.next_ca),
+        );
         write(&dir.join("crlnumber"), "1000\n");
         self.next_ca += 1;
         let cert = dir.join("ca.pem");
@@ -405,6 +406,29 @@ impl Gen {
             ],
         );
         self.put(id, out)
+    }
+}
+
+/// Removes the folders of earlier runs whose process is gone (Linux: no `/proc/<pid>`); the
+/// folders of a live run (another test binary, another engineer) are left alone.
+fn remove_stale_dirs() {
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name.strip_prefix("eds-path-scenarios-") else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().filter(|p| p.parse::<u32>().is_ok()) else {
+            continue;
+        };
+        if !Path::new("/proc").join(pid).exists() {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
     }
 }
 
