@@ -471,6 +471,10 @@ pub fn build_and_validate<'a>(
     opts: &ValidationOptions,
     revocation: &mut RevocationCheck<'_>,
 ) -> Result<ValidatedPath<'a>, PathError> {
+    // Identical copies in the pool are one candidate (a pool padded with copies of a bad issuer
+    // must not spend the budget before the good one is tried).
+    let mut seen = std::collections::HashSet::new();
+    let pool: Vec<&'a Certificate> = pool.iter().filter(|c| seen.insert(c.der())).collect();
     let mut search = Search {
         anchors,
         pool,
@@ -491,7 +495,7 @@ pub fn build_and_validate<'a>(
 
 struct Search<'a, 'o, 'r, 'c> {
     anchors: &'a [Certificate],
-    pool: &'a [Certificate],
+    pool: Vec<&'a Certificate>,
     opts: &'o ValidationOptions,
     budget: Budget,
     best: Option<PathError>,
@@ -554,11 +558,13 @@ impl<'a> Search<'a, '_, '_, '_> {
         let Some(current) = path.last().copied() else {
             return Ok(None);
         };
+        let mut any_candidate = false;
         // Trust anchors first: the shortest path wins.
         for anchor in self.anchors {
             if !issuer_candidate(current, anchor) {
                 continue;
             }
+            any_candidate = true;
             self.step()?;
             if let Err(e) = self.check_signature(current, anchor) {
                 if matches!(e, PathError::BudgetExceeded { .. }) {
@@ -588,10 +594,12 @@ impl<'a> Search<'a, '_, '_, '_> {
         }
         // Then intermediates from the pool, within the depth limit.
         let intermediates = path[1..].iter().filter(|c| !c.is_self_issued()).count();
-        for cand in self.pool {
+        for i in 0..self.pool.len() {
+            let cand = self.pool[i];
             if !issuer_candidate(current, cand) {
                 continue;
             }
+            any_candidate = true;
             // Loop detection (RFC 4158 §5.2): same subject and key already on the path.
             if path
                 .iter()
@@ -620,6 +628,14 @@ impl<'a> Search<'a, '_, '_, '_> {
                 return Ok(found);
             }
             path.pop();
+        }
+        if !any_candidate {
+            // Name the link that has no issuer at all (deeper links are noted later, and a
+            // later note of the same rank wins).
+            self.note(PathError::UnknownIssuer {
+                subject: current.subject.to_display_string(),
+                issuer: current.issuer.to_display_string(),
+            });
         }
         Ok(None)
     }
