@@ -4,4 +4,5 @@
 //! The verification core lives in [`pki`]; it does no I/O.
 
 pub mod cli;
+pub mod drill;
 pub mod pki;

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod inputs;
+pub mod sign;
 pub mod verify;
 
 /// eds-gateway: NCA RK electronic-signature login in front of a hospital MIS.
@@ -22,6 +23,8 @@ enum Command {
     /// Offline checks of certificates, CMS signatures, CRLs and OCSP responses.
     #[command(subcommand)]
     Verify(verify::VerifyCommand),
+    /// Sign data into a CMS SignedData with a .p12, like NCALayer (issue 5).
+    Sign(sign::SignArgs),
 }
 
 /// Parses `args` and runs the chosen subcommand.
@@ -40,5 +43,6 @@ where
     };
     match cli.command {
         Command::Verify(v) => verify::run(v),
+        Command::Sign(a) => sign::run(a),
     }
 }

@@ -1,0 +1,12 @@
+//! The drill toolkit (issue 5): an NCA-like test PKI, its CRL and OCSP output, and a CMS signer
+//! that writes what NCALayer writes. Builds only on the core ([`crate::pki`]); everything it
+//! emits must parse and verify with the core's own parsers (and OpenSSL for RSA), which the
+//! `tests/testpki_*.rs` scenarios check.
+//!
+//! * [`der`] — the small DER writer every builder uses;
+//! * [`keys`] — GOST / RSA / P-256 signing keys and their storage form;
+//! * [`sign`] — CMS SignedData like NCALayer's.
+
+pub mod der;
+pub mod keys;
+pub mod sign;
