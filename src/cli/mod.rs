@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod inputs;
+pub mod pki;
 pub mod sign;
 pub mod verify;
 
@@ -25,6 +26,9 @@ enum Command {
     Verify(verify::VerifyCommand),
     /// Sign data into a CMS SignedData with a .p12, like NCALayer (issue 5).
     Sign(sign::SignArgs),
+    /// NCA-like test PKI: init, issue, revoke, release, list, crl, ocsp (issue 5).
+    #[command(subcommand)]
+    Pki(pki::PkiCommand),
 }
 
 /// Parses `args` and runs the chosen subcommand.
@@ -44,5 +48,6 @@ where
     match cli.command {
         Command::Verify(v) => verify::run(v),
         Command::Sign(a) => sign::run(a),
+        Command::Pki(c) => pki::run(c),
     }
 }

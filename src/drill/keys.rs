@@ -110,8 +110,6 @@ impl SigningKey {
                         "RSA",
                         "-pkeyopt",
                         "rsa_keygen_bits:2048",
-                        "-outform",
-                        "DER",
                     ])
                     .stdin(std::process::Stdio::null())
                     .stderr(std::process::Stdio::piped())
@@ -123,7 +121,10 @@ impl SigningKey {
                         String::from_utf8_lossy(&out.stderr)
                     )));
                 }
-                Self::from_pkcs8(&out.stdout)
+                // PEM output is PKCS#8 (`-outform DER` would give PKCS#1).
+                let (_, der) = der_util::pem_or_der(&out.stdout)
+                    .map_err(|e| kerr(format!("openssl genpkey output: {e}")))?;
+                Self::from_pkcs8(&der)
             }
             KeyKind::P256 => {
                 let rng = SystemRandom::new();

@@ -7,6 +7,9 @@
 //! * [`keys`] — GOST / RSA / P-256 signing keys and their storage form;
 //! * [`sign`] — CMS SignedData like NCALayer's.
 
+pub mod builder;
+pub mod ca;
 pub mod der;
 pub mod keys;
+pub mod p12out;
 pub mod sign;
