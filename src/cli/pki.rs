@@ -20,7 +20,7 @@ pub enum PkiCommand {
     /// Create a root CA, an issuing CA and an OCSP responder certificate in DIR.
     Init(InitArgs),
     /// Issue an end-entity certificate and .p12 (or several with --random-staff).
-    Issue(IssueArgs),
+    Issue(Box<IssueArgs>),
     /// Revoke (or hold) a certificate by serial or IIN.
     Revoke(RevokeArgs),
     /// Lift a certificateHold (removeFromCRL in the next delta CRL).
@@ -188,7 +188,7 @@ fn open_locked(dir: &Path) -> Result<(Lock, Ca), ExitCode> {
 pub fn run(cmd: PkiCommand) -> ExitCode {
     match cmd {
         PkiCommand::Init(a) => init(a),
-        PkiCommand::Issue(a) => issue(a),
+        PkiCommand::Issue(a) => issue(*a),
         PkiCommand::Revoke(a) => revoke(a),
         PkiCommand::Release(a) => release(a),
         PkiCommand::List(a) => list(a),
