@@ -31,6 +31,33 @@ pub enum PkiCommand {
     Crl(DirArgs),
     /// Answer a DER OCSP request from a file (offline responder).
     Ocsp(OcspArgs),
+    /// Serve the CRLs, CA certificates and OCSP over HTTP.
+    Serve(ServeArgs),
+}
+
+/// `pki serve DIR --listen 127.0.0.1:PORT`
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// The CA directory.
+    pub dir: PathBuf,
+    /// Address to listen on (port 0 = any free port; the chosen one is printed).
+    #[arg(long, default_value = "127.0.0.1:8088")]
+    pub listen: std::net::SocketAddr,
+    /// Sign OCSP responses with the CA key instead of the delegated responder.
+    #[arg(long = "ca-signed")]
+    pub ca_signed: bool,
+    /// NCA-like OCSP responses: no nextUpdate.
+    #[arg(long = "nca-mode")]
+    pub nca_mode: bool,
+    /// OCSP nextUpdate = thisUpdate + this many seconds (when not --nca-mode).
+    #[arg(long = "ocsp-validity", default_value_t = 3600)]
+    pub ocsp_validity: i64,
+    /// Fault: delay every answer by this many milliseconds.
+    #[arg(long = "slow-ms", default_value_t = 0)]
+    pub slow_ms: u64,
+    /// Fault: answer every OCSP request with tryLater.
+    #[arg(long = "try-later")]
+    pub try_later: bool,
 }
 
 /// `pki init DIR`
@@ -194,6 +221,7 @@ pub fn run(cmd: PkiCommand) -> ExitCode {
         PkiCommand::List(a) => list(a),
         PkiCommand::Crl(a) => crl(a),
         PkiCommand::Ocsp(a) => ocsp(a),
+        PkiCommand::Serve(a) => serve(a),
     }
 }
 
@@ -469,5 +497,29 @@ fn ocsp(a: OcspArgs) -> ExitCode {
     match std::fs::write(&a.out, resp) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => usage(format!("{}: {e}", a.out.display())),
+    }
+}
+
+fn serve(a: ServeArgs) -> ExitCode {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    let opts = crate::drill::responder::ServeOptions {
+        ocsp: OcspOptions {
+            ca_signed: a.ca_signed,
+            no_next_update: a.nca_mode,
+            next_update_secs: a.ocsp_validity,
+        },
+        slow: std::time::Duration::from_millis(a.slow_ms),
+        try_later: a.try_later,
+    };
+    match rt.block_on(crate::drill::responder::serve(a.dir, a.listen, opts)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(e),
     }
 }

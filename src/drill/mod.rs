@@ -12,4 +12,5 @@ pub mod ca;
 pub mod der;
 pub mod keys;
 pub mod p12out;
+pub mod responder;
 pub mod sign;
