@@ -287,3 +287,97 @@ fn gost_responder_nca_mode_and_try_later_fault() {
     let (_, body) = http(&server.1, "POST", "/ocsp", &req);
     assert_eq!(body, vec![0x30, 0x03, 0x0a, 0x01, 0x03]);
 }
+
+#[test]
+fn webhook_hears_a_revocation_and_stale_and_down_faults_behave() {
+    let d = dir("hook");
+    let ca_dir = d.join("ca");
+    ok(&["pki", "init", s(&ca_dir), "--algorithm", "p256"]);
+    let pem = d.join("h.pem");
+    let out = ok(&[
+        "pki",
+        "issue",
+        s(&ca_dir),
+        "--iin",
+        "900101300012",
+        "--surname",
+        "А",
+        "--given-name",
+        "Б",
+        "--out",
+        s(&d.join("h.p12")),
+        "--password",
+        "Qwerty12",
+        "--pem-out",
+        s(&pem),
+    ]);
+    let serial = out.split_whitespace().next().expect("serial").to_string();
+
+    let hook = std::net::TcpListener::bind("127.0.0.1:0").expect("bind hook");
+    let hook_url = format!("http://{}/evict", hook.local_addr().expect("addr"));
+    let receiver = std::thread::spawn(move || {
+        let (mut c, _) = hook.accept().expect("webhook call");
+        c.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .expect("timeout");
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        while let Ok(n) = c.read(&mut chunk) {
+            if n == 0 {
+                break;
+            }
+            buf.extend_from_slice(&chunk[..n]);
+            if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&buf[..p]).to_lowercase();
+                let len: usize = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length: "))
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or(0);
+                if buf.len() >= p + 4 + len {
+                    let _ = c.write_all(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n");
+                    return String::from_utf8_lossy(&buf[p + 4..p + 4 + len]).into_owned();
+                }
+            }
+        }
+        String::new()
+    });
+    let server = start(&ca_dir, &["--webhook", &hook_url, "--stale"]);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    ok(&[
+        "pki",
+        "revoke",
+        s(&ca_dir),
+        &serial,
+        "--reason",
+        "keyCompromise",
+    ]);
+    let body = receiver.join().expect("receiver");
+    let v: serde_json::Value =
+        serde_json::from_str(&body).unwrap_or_else(|_| panic!("json body {body:?}"));
+    assert_eq!(v["serial"], serial.as_str());
+    assert_eq!(v["status"], "revoked");
+    assert_eq!(v["reason"], 1);
+    assert_eq!(v["iin"], "900101300012");
+
+    // --stale: a well-signed answer whose nextUpdate is long past; our core refuses it.
+    let issuer = Certificate::parse(&std::fs::read(ca_dir.join("ca.pem")).expect("r")).expect("ca");
+    let leaf = Certificate::parse(&std::fs::read(&pem).expect("r")).expect("leaf");
+    let cid = builder::make_cert_id(issuer.subject.der(), &issuer.public_key, &leaf.serial);
+    let (_, body) = http(
+        &server.1,
+        "POST",
+        "/ocsp",
+        &builder::make_ocsp_request(&cid, None),
+    );
+    let resp = OcspResponse::parse(&body).expect("parse");
+    assert!(ocsp::check(&resp, &leaf, &issuer, now(), &OcspCheckOptions::default()).is_err());
+    drop(server);
+
+    // --down: the connection closes without a response.
+    let server = start(&ca_dir, &["--down"]);
+    let mut c = TcpStream::connect(&server.1).expect("connect");
+    let _ = c.write_all(b"GET /crl/ca.crl HTTP/1.1\r\nHost: x\r\n\r\n");
+    let mut buf = Vec::new();
+    let _ = c.read_to_end(&mut buf);
+    assert!(buf.is_empty());
+}

@@ -58,6 +58,15 @@ pub struct ServeArgs {
     /// Fault: answer every OCSP request with tryLater.
     #[arg(long = "try-later")]
     pub try_later: bool,
+    /// Fault: OCSP answers as of two days ago (expired).
+    #[arg(long)]
+    pub stale: bool,
+    /// Fault: accept connections and close them at once.
+    #[arg(long)]
+    pub down: bool,
+    /// POST a JSON event to this http:// URL on every revocation, hold or release.
+    #[arg(long)]
+    pub webhook: Option<String>,
 }
 
 /// `pki init DIR`
@@ -517,6 +526,9 @@ fn serve(a: ServeArgs) -> ExitCode {
         },
         slow: std::time::Duration::from_millis(a.slow_ms),
         try_later: a.try_later,
+        stale: a.stale,
+        down: a.down,
+        webhook: a.webhook,
     };
     match rt.block_on(crate::drill::responder::serve(a.dir, a.listen, opts)) {
         Ok(()) => ExitCode::SUCCESS,

@@ -10,7 +10,13 @@
 //!   default, CA-signed with `--ca-signed`; `--nca-mode` leaves nextUpdate out like NCA.
 //!
 //! Fault switches for drills: `--slow-ms N` delays every answer, `--try-later` answers every OCSP
-//! request with tryLater. Bodies are capped at 64 KiB.
+//! request with tryLater, `--stale` signs OCSP answers as of two days ago (nextUpdate long past),
+//! `--down` accepts connections and closes them without a word. Bodies are capped at 64 KiB.
+//!
+//! Webhook (`--webhook http://HOST:PORT/PATH`): the server polls `state.json` every 200 ms and,
+//! for every certificate whose status changed (revoked, hold, released), POSTs one JSON object
+//! `{"event":"revocation","serial":…,"iin":…,"status":"revoked|hold|good","reason":…,
+//! "revoked_at":…}` — drills use it to push evictions. Delivery is best effort (one try, 2 s).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -42,6 +48,12 @@ pub struct ServeOptions {
     pub slow: Duration,
     /// Answer OCSP with tryLater.
     pub try_later: bool,
+    /// Answer OCSP as of two days ago (expired).
+    pub stale: bool,
+    /// Close every connection at once.
+    pub down: bool,
+    /// Webhook URL (http only) called on every status change.
+    pub webhook: Option<String>,
 }
 
 struct Shared {
@@ -82,8 +94,13 @@ fn ocsp_answer(shared: &Shared, request: &[u8]) -> Vec<u8> {
     if shared.opts.try_later {
         return builder::ocsp_error(ResponseStatus::TryLater);
     }
+    let at = if shared.opts.stale {
+        ca::now().plus_seconds(-2 * 86400)
+    } else {
+        ca::now()
+    };
     match Ca::open(&shared.dir) {
-        Ok(ca) => ca.ocsp_respond(request, shared.opts.ocsp, ca::now()),
+        Ok(ca) => ca.ocsp_respond(request, shared.opts.ocsp, at),
         Err(_) => builder::ocsp_error(ResponseStatus::InternalError),
     }
 }
@@ -168,12 +185,19 @@ pub async fn serve(dir: PathBuf, listen: SocketAddr, opts: ServeOptions) -> std:
     Ca::open(&dir).map_err(|e| std::io::Error::other(e.0))?;
     let listener = TcpListener::bind(listen).await?;
     println!("listening on http://{}", listener.local_addr()?);
+    if let Some(url) = opts.webhook.clone() {
+        tokio::spawn(watch(dir.clone(), url));
+    }
     let shared = Arc::new(Shared { dir, opts });
     loop {
         let (stream, _) = match listener.accept().await {
             Ok(x) => x,
             Err(_) => continue,
         };
+        if shared.opts.down {
+            drop(stream);
+            continue;
+        }
         let sh = shared.clone();
         tokio::spawn(async move {
             let svc = service_fn(move |req| handle(sh.clone(), req));
@@ -182,4 +206,62 @@ pub async fn serve(dir: PathBuf, listen: SocketAddr, opts: ServeOptions) -> std:
                 .await;
         });
     }
+}
+
+fn statuses(dir: &std::path::Path) -> Option<Vec<ca::Issued>> {
+    let b = std::fs::read(dir.join("state.json")).ok()?;
+    serde_json::from_slice::<ca::State>(&b)
+        .ok()
+        .map(|s| s.issued)
+}
+
+/// Polls state.json and posts every status change to `url`.
+async fn watch(dir: PathBuf, url: String) {
+    let mut known = statuses(&dir).unwrap_or_default();
+    loop {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let Some(now) = statuses(&dir) else { continue };
+        for i in &now {
+            let before = known.iter().find(|k| k.serial == i.serial);
+            let changed = match before {
+                Some(b) => b.status != i.status || b.reason != i.reason,
+                None => i.status != ca::Status::Good,
+            };
+            if changed {
+                let body = serde_json::json!({
+                    "event": "revocation",
+                    "serial": i.serial,
+                    "iin": i.iin,
+                    "status": i.status,
+                    "reason": i.reason,
+                    "revoked_at": i.revoked_at,
+                });
+                let _ =
+                    tokio::time::timeout(Duration::from_secs(2), post_json(&url, body.to_string()))
+                        .await;
+            }
+        }
+        known = now;
+    }
+}
+
+/// A one-shot HTTP/1.1 POST (http:// only; the drill's own listeners).
+async fn post_json(url: &str, body: String) -> std::io::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| std::io::Error::other("webhook must be http://"))?;
+    let (host, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let mut s = tokio::net::TcpStream::connect(host).await?;
+    let req = format!(
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: eds-gateway-testpki\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await?;
+    let mut sink = Vec::new();
+    let _ = s.read_to_end(&mut sink).await;
+    Ok(())
 }
