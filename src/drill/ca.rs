@@ -13,8 +13,8 @@
 //! DIR/chain.pem         ca.pem + root.pem
 //! DIR/issued/SERIAL.pem every issued end-entity certificate
 //! DIR/crl/ca.crl, ca_delta.crl, root.crl   the current CRLs (DER), rewritten on every change
-//! DIR/.lock             advisory lock: created with O_EXCL, removed on drop; a lock older than
-//!                       60 s is considered abandoned and taken over
+//! DIR/.lock             advisory lock: created with O_EXCL holding the owner's PID, removed on
+//!                       drop; taken over when that process is gone (or after 10 minutes)
 //! ```
 //! URLs derived from `base_url`: OCSP `BASE/ocsp`, CRLs `BASE/crl/ca.crl`, `BASE/crl/ca_delta.crl`,
 //! `BASE/crl/root.crl`, certificates `BASE/cert/root.cer`, `BASE/cert/ca.cer`.
@@ -176,11 +176,21 @@ impl Lock {
                     return Ok(Lock(path));
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    let stale = fs::metadata(&path)
+                    // Abandoned: its process is gone (Linux /proc), or it is older than
+                    // 10 minutes where /proc is not available.
+                    let pid_gone = fs::read_to_string(&path)
+                        .ok()
+                        .and_then(|t| t.trim().parse::<u32>().ok())
+                        .is_some_and(|pid| {
+                            Path::new("/proc/self").exists()
+                                && !Path::new(&format!("/proc/{pid}")).exists()
+                        });
+                    let old = fs::metadata(&path)
                         .and_then(|m| m.modified())
                         .ok()
                         .and_then(|t| t.elapsed().ok())
-                        .is_some_and(|age| age > Duration::from_secs(60));
+                        .is_some_and(|age| age > Duration::from_secs(600));
+                    let stale = pid_gone || old;
                     if stale {
                         let _ = fs::remove_file(&path);
                         continue;
