@@ -401,6 +401,8 @@ pub struct OcspResponseSpec<'a> {
     pub nonce: Option<Vec<u8>>,
     /// Certificates to include (the delegated responder's).
     pub certs: Vec<Vec<u8>>,
+    /// Add the id-pkix-ocsp-extended-revoke extension (NULL) as NCA's responder does.
+    pub extended_revoke: bool,
 }
 
 /// OCSPResponseStatus values (RFC 6960 §4.2.1).
@@ -450,11 +452,15 @@ pub fn ocsp_response(spec: &OcspResponseSpec<'_>, key: &SigningKey) -> Result<Ve
         generalized_time(spec.produced_at),
         seq(&singles),
     ];
+    let mut exts = Vec::new();
     if let Some(n) = &spec.nonce {
-        tbs.push(explicit(
-            1,
-            &seq(&[extension(&ocsp_oids::OCSP_NONCE, false, n)]),
-        ));
+        exts.push(extension(&ocsp_oids::OCSP_NONCE, false, n));
+    }
+    if spec.extended_revoke {
+        exts.push(extension(&ocsp_oids::OCSP_EXTENDED_REVOKE, false, &null()));
+    }
+    if !exts.is_empty() {
+        tbs.push(explicit(1, &seq(&exts)));
     }
     let tbs = seq(&tbs);
     let signature = key.sign(&tbs)?;

@@ -908,7 +908,9 @@ pub struct OcspOptions {
     /// Sign with the CA key (responderID = CA name, no certs) instead of the delegated
     /// responder.
     pub ca_signed: bool,
-    /// NCA-like: no nextUpdate.
+    /// NCA-like: no nextUpdate, the extended-revoke extension, and a serial this CA never
+    /// issued answered as revoked / certificateHold / 1970-01-01 (RFC 6960 §2.2), as NCA's
+    /// responder does (../shared/NCA.md §5).
     pub no_next_update: bool,
     /// nextUpdate = thisUpdate + this (when not NCA-like); 0 = 1 hour.
     pub next_update_secs: i64,
@@ -931,10 +933,13 @@ impl Ca {
                     .is_some_and(|h| h == c.issuer_name_hash)
                     && builder::cert_id_hash(&c.hash_alg, ca_key_bits)
                         .is_some_and(|h| h == c.issuer_key_hash);
-                let st = if ours {
-                    self.status_of(&c.serial)
-                } else {
-                    SingleStatus::Unknown
+                let st = match (ours, self.status_of(&c.serial)) {
+                    (false, _) => SingleStatus::Unknown,
+                    (true, SingleStatus::Unknown) if opts.no_next_update => SingleStatus::Revoked {
+                        time: UnixTime(0),
+                        reason: Some(6),
+                    },
+                    (true, st) => st,
                 };
                 (c.cert_id_der.clone(), st)
             })
@@ -964,6 +969,7 @@ impl Ca {
             responses,
             nonce: req.nonce,
             certs,
+            extended_revoke: opts.no_next_update,
         };
         builder::ocsp_response(&spec, key)
             .unwrap_or_else(|_| builder::ocsp_error(builder::ResponseStatus::InternalError))
