@@ -221,3 +221,24 @@ fn wrong_password_is_exit_1_and_missing_data_is_usage() {
         .expect("run");
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn data_base64_signs_the_decoded_bytes() {
+    let p12 = common::nca("keys/gost2015-2026/legal_valid_head.p12");
+    let o = Command::new(BIN)
+        .args(["sign", "--p12"])
+        .arg(&p12)
+        .args([
+            "--password-env",
+            "TESTPKI_PW",
+            "--data-base64",
+            "0JvQvtCz0LjQvS0xMjM=",
+            "--detached",
+        ])
+        .env("TESTPKI_PW", "Qwerty12")
+        .output()
+        .expect("run");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let content = "Логин-123".as_bytes();
+    verify_lib(&o.stdout, Some(content), content);
+}

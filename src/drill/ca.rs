@@ -792,7 +792,12 @@ impl Ca {
         let key = SigningKey::generate(r.profile.key_kind())?;
         let bits = key.public_key_bits()?;
         let ski = key_id(&bits);
-        let serial = random_serial()?;
+        // NCA: serial = the 20-byte key identifier with the top bit cleared (NCA.md §3.2).
+        let mut serial = ski.clone();
+        serial[0] &= 0x7f;
+        if serial[0] == 0 {
+            serial[0] = 0x01;
+        }
         let cn = format!("{} {}", r.surname, r.given_name);
         let iin = format!("IIN{}", r.iin);
         let mut attrs: Vec<(ObjectIdentifier, &str)> = vec![
