@@ -4,5 +4,6 @@
 //! The verification core lives in [`pki`]; it does no I/O.
 
 pub mod cli;
+pub mod drill;
 pub mod pki;
 pub mod revocation;

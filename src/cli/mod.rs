@@ -7,7 +7,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod inputs;
+pub mod pki;
 pub mod revocation;
+pub mod sign;
 pub mod verify;
 
 /// eds-gateway: NCA RK electronic-signature login in front of a hospital MIS.
@@ -29,6 +31,11 @@ enum Command {
     /// CRL downloads.
     #[command(subcommand)]
     Crl(revocation::CrlCommand),
+    /// Sign data into a CMS SignedData with a .p12, like NCALayer (issue 5).
+    Sign(sign::SignArgs),
+    /// NCA-like test PKI: init, issue, revoke, release, list, crl, ocsp (issue 5).
+    #[command(subcommand)]
+    Pki(pki::PkiCommand),
 }
 
 /// Parses `args` and runs the chosen subcommand.
@@ -49,5 +56,7 @@ where
         Command::Verify(v) => verify::run(v),
         Command::Revocation(c) => revocation::run_revocation(c),
         Command::Crl(c) => revocation::run_crl(c),
+        Command::Sign(a) => sign::run(a),
+        Command::Pki(c) => pki::run(c),
     }
 }
