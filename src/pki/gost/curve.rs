@@ -21,9 +21,8 @@ pub(crate) const L512: usize = U512::LIMBS;
 /// Limbs of a 256-bit integer on this target.
 pub(crate) const L256: usize = U256::LIMBS;
 
-/// Field element modulo `p` in Montgomery form (the modulus is a type: no per-element copy of
-/// the Montgomery constants).
-type Fe<P, const L: usize> = ConstMontyForm<P, L>;
+use super::field::Fe;
+
 /// Scalar modulo `q` in Montgomery form.
 type Sc<Q, const L: usize> = ConstMontyForm<Q, L>;
 
@@ -308,7 +307,7 @@ impl<P: ConstMontyParams<L>, Q: ConstMontyParams<L>, const L: usize> Curve<P, Q,
 
     /// Fermat inversion in GF(p) (the input is non-zero).
     fn inv_p(&self, x: &Fe<P, L>) -> Fe<P, L> {
-        x.pow(&P::MODULUS.get().wrapping_sub(&Uint::from_u8(2)))
+        x.invert()
     }
 
     /// Fermat inversion modulo q (the input is non-zero).
