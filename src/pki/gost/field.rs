@@ -19,9 +19,14 @@ use crypto_bigint::subtle::{Choice, ConditionallySelectable};
 use crypto_bigint::{Uint, WideWord, Word};
 
 const WB: u32 = Word::BITS;
+/// Most limbs of a field element (512 bits in 32-bit words); sizes the product scratch space.
+const MAX_LIMBS: usize = 16;
 
-/// `c` when `p = 2^(WB·L) − c` with `0 < c < 2^(WB/2)`, else 0.
+/// `c` when `p = 2^(WB·L) − c` with `0 < c < 2^(WB/2)` (and `L ≤ MAX_LIMBS`), else 0.
 const fn pseudo_mersenne_c<const L: usize>(p: &Uint<L>) -> Word {
+    if L > MAX_LIMBS {
+        return 0;
+    }
     let w = p.as_words();
     let mut i = 1;
     while i < L {
@@ -225,30 +230,19 @@ impl<P: ConstMontyParams<L>, const L: usize> Fe<P, L> {
             return Self::from_monty(&self.monty().mul(&b.monty()));
         }
         let (a, b) = (&self.w, &b.w);
-        let mut lo = [0; L];
-        let mut hi = [0; L];
-        // Product scanning (Comba): column k collects a[i]·b[k−i] in a 3-word accumulator.
-        let mut acc: WideWord = 0;
-        let mut acc2: Word = 0;
-        for k in 0..2 * L - 1 {
-            let i0 = if k >= L { k + 1 - L } else { 0 };
-            let i1 = if k < L { k } else { L - 1 };
-            for i in i0..=i1 {
-                let p = a[i] as WideWord * b[k - i] as WideWord;
-                let (s, o) = acc.overflowing_add(p);
-                acc = s;
-                acc2 += Word::from(o);
+        // Operand scanning: row i adds a[i]·b into t[i..i + L + 1]. Fixed trip counts, so the
+        // rows unroll into straight multiply-accumulate chains.
+        let mut t = [0 as Word; 2 * MAX_LIMBS];
+        for i in 0..L {
+            let mut carry: WideWord = 0;
+            for j in 0..L {
+                let x = a[i] as WideWord * b[j] as WideWord + t[i + j] as WideWord + carry;
+                t[i + j] = x as Word;
+                carry = x >> WB;
             }
-            if k < L {
-                lo[k] = acc as Word;
-            } else {
-                hi[k - L] = acc as Word;
-            }
-            acc = (acc >> WB) | ((acc2 as WideWord) << WB);
-            acc2 = 0;
+            t[i + L] = carry as Word;
         }
-        hi[L - 1] = acc as Word;
-        Self::from_words(Self::pm_reduce(&lo, &hi))
+        Self::from_words(Self::pm_reduce_wide(&t))
     }
 
     /// `a²`.
@@ -257,45 +251,43 @@ impl<P: ConstMontyParams<L>, const L: usize> Fe<P, L> {
             return Self::from_monty(&self.monty().square());
         }
         let a = &self.w;
+        // Cross products a[i]·a[j] (i < j) once, doubled, plus the squares a[i]².
+        let mut t = [0 as Word; 2 * MAX_LIMBS];
+        for i in 0..L {
+            let mut carry: WideWord = 0;
+            for j in i + 1..L {
+                let x = a[i] as WideWord * a[j] as WideWord + t[i + j] as WideWord + carry;
+                t[i + j] = x as Word;
+                carry = x >> WB;
+            }
+            t[i + L] = carry as Word;
+        }
+        let mut top: Word = 0;
+        for k in 0..2 * L {
+            let x = t[k];
+            t[k] = (x << 1) | top;
+            top = x >> (WB - 1);
+        }
+        let mut carry: WideWord = 0;
+        for i in 0..L {
+            let sq = a[i] as WideWord * a[i] as WideWord;
+            let x = t[2 * i] as WideWord + (sq as Word) as WideWord + carry;
+            t[2 * i] = x as Word;
+            let y = t[2 * i + 1] as WideWord + (sq >> WB) + (x >> WB);
+            t[2 * i + 1] = y as Word;
+            carry = y >> WB;
+        }
+        Self::from_words(Self::pm_reduce_wide(&t))
+    }
+
+    /// [`Fe::pm_reduce`] of the product held in the first 2L words of `t`.
+    #[inline(always)]
+    fn pm_reduce_wide(t: &[Word; 2 * MAX_LIMBS]) -> [Word; L] {
         let mut lo = [0; L];
         let mut hi = [0; L];
-        // Comba squaring: each column is 2·Σ_{i<j} a_i·a_j (+ a_{k/2}² when k is even).
-        let mut acc: WideWord = 0;
-        let mut acc2: Word = 0;
-        for k in 0..2 * L - 1 {
-            let i0 = if k >= L { k + 1 - L } else { 0 };
-            let mut cross: WideWord = 0;
-            let mut cross2: Word = 0;
-            let mut i = i0;
-            while 2 * i < k {
-                let p = a[i] as WideWord * a[k - i] as WideWord;
-                let (s, o) = cross.overflowing_add(p);
-                cross = s;
-                cross2 += Word::from(o);
-                i += 1;
-            }
-            // Double the cross sum (3 words, top one small).
-            cross2 = (cross2 << 1) | ((cross >> (2 * WB - 1)) as Word);
-            cross <<= 1;
-            if k % 2 == 0 {
-                let p = a[k / 2] as WideWord * a[k / 2] as WideWord;
-                let (s, o) = cross.overflowing_add(p);
-                cross = s;
-                cross2 += Word::from(o);
-            }
-            let (s, o) = acc.overflowing_add(cross);
-            acc = s;
-            acc2 += cross2 + Word::from(o);
-            if k < L {
-                lo[k] = acc as Word;
-            } else {
-                hi[k - L] = acc as Word;
-            }
-            acc = (acc >> WB) | ((acc2 as WideWord) << WB);
-            acc2 = 0;
-        }
-        hi[L - 1] = acc as Word;
-        Self::from_words(Self::pm_reduce(&lo, &hi))
+        lo.copy_from_slice(&t[..L]);
+        hi.copy_from_slice(&t[L..2 * L]);
+        Self::pm_reduce(&lo, &hi)
     }
 
     /// `a^e` for a public exponent `e` (fixed 4-bit windows; constant time in `a`).
