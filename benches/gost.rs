@@ -133,8 +133,16 @@ fn main() {
                     .unwrap_or_else(|_| fail(format!("{flag} {v}: not a number")))
             })
     };
-    let rounds = if quick { 1 } else { value_of("--rounds").unwrap_or(7) };
-    let ms = if quick { 30 } else { value_of("--ms").unwrap_or(300) };
+    let rounds = if quick {
+        1
+    } else {
+        value_of("--rounds").unwrap_or(7)
+    };
+    let ms = if quick {
+        30
+    } else {
+        value_of("--ms").unwrap_or(300)
+    };
     let mut skip_next = false;
     let mut filter = None;
     for a in &args {
@@ -162,7 +170,9 @@ fn main() {
     }
 
     let verify = |s: &Signed| {
-        let s_ok = s.public.verify_digest(black_box(&s.digest), black_box(&s.signature));
+        let s_ok = s
+            .public
+            .verify_digest(black_box(&s.digest), black_box(&s.signature));
         if s_ok.is_err() {
             fail("verification failed during the benchmark");
         }
@@ -236,9 +246,7 @@ fn main() {
         }
     }
 
-    println!(
-        "bench gost: {rounds} interleaved round(s) of ~{ms} ms per operation, one thread"
-    );
+    println!("bench gost: {rounds} interleaved round(s) of ~{ms} ms per operation, one thread");
     println!(
         "{:<22} {:>12} {:>12} {:>12} {:>10}",
         "operation", "median/s", "min/s", "max/s", "median µs"

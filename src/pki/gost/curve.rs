@@ -1,11 +1,18 @@
 //! Elliptic-curve arithmetic for GOST 34.10-2015 / GOST 34.310-2004 and the parameter sets NCA
-//! uses, over `crypto-bigint`'s constant-time Montgomery arithmetic.
+//! uses, over the field elements of [`super::field`] (dedicated pseudo-Mersenne arithmetic for
+//! NCA's primes, `crypto-bigint` Montgomery arithmetic for any other p) and `crypto-bigint`
+//! Montgomery arithmetic modulo q.
 //!
-//! * Points are kept in homogeneous projective coordinates and added with the complete formulas
-//!   of Renes–Costello–Batina 2016 (Algorithm 1, arbitrary `a`): one code path for every input,
-//!   no exceptional cases for points of the prime-order subgroup, so the same addition serves the
-//!   constant-time ladder used with secrets and the variable-time verifier.
-//! * Field and scalar inversions are Fermat inversions (`x^(m-2)`), constant time.
+//! * Secrets (signing, key generation): homogeneous projective coordinates and the complete
+//!   formulas of Renes–Costello–Batina 2016 (Algorithm 1, arbitrary `a`) in a double-and-add-
+//!   always ladder with constant-time selects: one code path for every input and every bit.
+//!   The field inversion of the result is a Fermat inversion (`x^(p−2)`), constant time.
+//! * Public data (verification, variable time): Jacobian coordinates with the fast incomplete
+//!   formulas (doubling specialised for a = −3: tc26-512-A and CryptoPro-A; the generic one for
+//!   tc26-256-A) and explicit branches for their exceptional cases; z1·G from a fixed-base table
+//!   of signed 5-bit windows (built once per curve, additions only), z2·Q by a width-5 wNAF;
+//!   e⁻¹ mod q by the binary extended Euclidean algorithm; and no field inversion at the end
+//!   (x_C mod q = r is checked as X = (r + k·q)·Z²).
 //! * Signing and verification follow GOST 34.10-2015 §6.1 and §6.2 (= GOST R 34.10-2012,
 //!   RFC 7091 §6.1/§6.2) on integers; byte encodings live in `super` (NCA's little-endian layout).
 
@@ -605,7 +612,13 @@ impl<P: ConstMontyParams<L>, Q: ConstMontyParams<L>, const L: usize> Curve<P, Q,
                 acc = self.jac_add_affine(&acc, &table[i * per + d as usize - 1]);
             } else if d < 0 {
                 let t = &table[i * per + (-d) as usize - 1];
-                acc = self.jac_add_affine(&acc, &Affine { x: t.x, y: t.y.neg() });
+                acc = self.jac_add_affine(
+                    &acc,
+                    &Affine {
+                        x: t.x,
+                        y: t.y.neg(),
+                    },
+                );
             }
         }
         acc
@@ -916,23 +929,26 @@ mod tests {
         let q = c.order();
         let ks = scalars(c, 24);
         for k in &ks {
-            let back = Curve::<P, Q, L>::signed_windows(k)
-                .iter()
-                .rev()
-                .fold(Sc::<Q, L>::ZERO, |acc, d| {
+            let back = Curve::<P, Q, L>::signed_windows(k).iter().rev().fold(
+                Sc::<Q, L>::ZERO,
+                |acc, d| {
                     let mut acc = acc;
                     for _ in 0..G_WINDOW {
                         acc = acc.add(&acc);
                     }
                     let m = Sc::new(&Uint::from_u32(d.unsigned_abs()));
                     if *d < 0 { acc.sub(&m) } else { acc.add(&m) }
-                });
+                },
+            );
             assert_eq!(back.retrieve(), *k, "signed windows");
-            let back = Curve::<P, Q, L>::wnaf(k).iter().rev().fold(Sc::<Q, L>::ZERO, |acc, d| {
-                let acc = acc.add(&acc);
-                let m = Sc::new(&Uint::from_u32(d.unsigned_abs()));
-                if *d < 0 { acc.sub(&m) } else { acc.add(&m) }
-            });
+            let back = Curve::<P, Q, L>::wnaf(k)
+                .iter()
+                .rev()
+                .fold(Sc::<Q, L>::ZERO, |acc, d| {
+                    let acc = acc.add(&acc);
+                    let m = Sc::new(&Uint::from_u32(d.unsigned_abs()));
+                    if *d < 0 { acc.sub(&m) } else { acc.add(&m) }
+                });
             assert_eq!(back.retrieve(), *k, "wNAF");
             if k != &Uint::ZERO {
                 let inv = c.inv_q_vartime(k);

@@ -12,6 +12,9 @@
 //! same type serves the signing ladder; [`Fe::pow_vartime_exp`] is variable time in the
 //! *exponent* only (always a public constant here).
 
+// Limb loops index several arrays at offsets (t[i + j], w[i] with t[i]): indices mirror the math.
+#![allow(clippy::needless_range_loop)]
+
 use std::marker::PhantomData;
 
 use crypto_bigint::modular::{ConstMontyForm, ConstMontyParams};
@@ -351,7 +354,11 @@ mod tests {
                 x ^= x << 13;
                 x ^= x >> 7;
                 x ^= x << 17;
-                *limb = if (round + i) % 7 == 0 { Word::MAX } else { x as Word };
+                *limb = if (round + i) % 7 == 0 {
+                    Word::MAX
+                } else {
+                    x as Word
+                };
             }
             let v = Uint::from_words(w);
             out.push(if v >= p { v.wrapping_sub(&p) } else { v });
@@ -365,11 +372,26 @@ mod tests {
         for (i, x) in xs.iter().enumerate() {
             let y = &xs[(i * 7 + 3) % xs.len()];
             let (fx, fy) = (Fe::<P, L>::new(x), Fe::<P, L>::new(y));
-            let (mx, my) = (ConstMontyForm::<P, L>::new(x), ConstMontyForm::<P, L>::new(y));
-            assert_eq!(fx.mul(&fy).retrieve(), mx.mul(&my).retrieve(), "mul {x} {y}");
+            let (mx, my) = (
+                ConstMontyForm::<P, L>::new(x),
+                ConstMontyForm::<P, L>::new(y),
+            );
+            assert_eq!(
+                fx.mul(&fy).retrieve(),
+                mx.mul(&my).retrieve(),
+                "mul {x} {y}"
+            );
             assert_eq!(fx.square().retrieve(), mx.square().retrieve(), "square {x}");
-            assert_eq!(fx.add(&fy).retrieve(), mx.add(&my).retrieve(), "add {x} {y}");
-            assert_eq!(fx.sub(&fy).retrieve(), mx.sub(&my).retrieve(), "sub {x} {y}");
+            assert_eq!(
+                fx.add(&fy).retrieve(),
+                mx.add(&my).retrieve(),
+                "add {x} {y}"
+            );
+            assert_eq!(
+                fx.sub(&fy).retrieve(),
+                mx.sub(&my).retrieve(),
+                "sub {x} {y}"
+            );
             assert_eq!(fx.neg().retrieve(), mx.neg().retrieve(), "neg {x}");
             if x != &Uint::ZERO {
                 assert_eq!(fx.invert().mul(&fx).retrieve(), Uint::ONE, "inv {x}");
