@@ -7,7 +7,10 @@
 //! rounds (default 7); the median, min and max of the per-round rates are printed. On a shared
 //! machine only such side-by-side numbers mean anything. `-- FILTER` limits the operations;
 //! `--quick` (also implied without `--bench`, i.e. under `cargo test --benches`) runs one short
-//! round. Lines starting with `RESULT` are for `benches/gost_vs_openssl.sh`.
+//! round. Rates are per second of the bench thread's on-CPU time (Linux
+//! `/proc/thread-self/schedstat`; `openssl speed` also divides by CPU time by default), with the
+//! wall-clock median beside them; on a shared machine the two differ by the share of a core the
+//! bench got. Lines `RESULT name median min max wall-median` are for `benches/gost_vs_openssl.sh`.
 //!
 //! Inputs: random keys made at start (verify: a signature over a Streebog digest, verified with
 //! `PublicKey::verify_digest`, i.e. without hashing, like `openssl speed ecdsa`), and for the
@@ -117,7 +120,25 @@ struct Op<'a> {
     run: Box<dyn FnMut() + 'a>,
     /// Iterations per batch (calibrated).
     batch: u64,
+    /// Per-round rates by on-CPU time of this thread (`None` without schedstat).
     rates: Vec<f64>,
+    /// Per-round rates by wall-clock time.
+    wall_rates: Vec<f64>,
+}
+
+/// On-CPU time of the current thread (Linux `/proc/thread-self/schedstat`, nanoseconds), so a
+/// rate does not count the time other processes held the shared cores. `openssl speed` likewise
+/// divides by CPU (user) time unless given `-elapsed`.
+fn thread_cpu_time() -> Option<Duration> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns: u64 = s.split_whitespace().next()?.parse().ok()?;
+    (ns > 0).then(|| Duration::from_nanos(ns))
+}
+
+/// Median, min and max of a non-empty list (sorted in place).
+fn stats(v: &mut [f64]) -> (f64, f64, f64) {
+    v.sort_by(f64::total_cmp);
+    (v[v.len() / 2], v[0], v[v.len() - 1])
 }
 
 fn main() {
@@ -183,18 +204,21 @@ fn main() {
             run: Box::new(|| verify(&s512)),
             batch: 1,
             rates: vec![],
+            wall_rates: vec![],
         },
         Op {
             name: "gost2015_256_verify",
             run: Box::new(|| verify(&s256)),
             batch: 1,
             rates: vec![],
+            wall_rates: vec![],
         },
         Op {
             name: "gost2004_verify",
             run: Box::new(|| verify(&s2004)),
             batch: 1,
             rates: vec![],
+            wall_rates: vec![],
         },
         Op {
             name: "gost2015_512_sign",
@@ -207,6 +231,7 @@ fn main() {
             }),
             batch: 1,
             rates: vec![],
+            wall_rates: vec![],
         },
         Op {
             name: "gost2015_512_login",
@@ -215,6 +240,7 @@ fn main() {
             }),
             batch: 1,
             rates: vec![],
+            wall_rates: vec![],
         },
     ];
     ops.retain(|o| selected(o.name));
@@ -235,43 +261,55 @@ fn main() {
         let per = start.elapsed().as_secs_f64() / n as f64;
         op.batch = ((target.as_secs_f64() / per) as u64).max(1);
     }
+    let cpu_clock = thread_cpu_time().is_some();
     for _ in 0..rounds {
         for op in &mut ops {
+            let cpu0 = thread_cpu_time();
             let start = Instant::now();
             for _ in 0..op.batch {
                 (op.run)();
             }
-            op.rates
-                .push(op.batch as f64 / start.elapsed().as_secs_f64());
+            let wall = start.elapsed();
+            let cpu = thread_cpu_time()
+                .zip(cpu0)
+                .map_or(wall, |(c1, c0)| c1.saturating_sub(c0));
+            op.wall_rates.push(op.batch as f64 / wall.as_secs_f64());
+            op.rates.push(op.batch as f64 / cpu.as_secs_f64());
         }
     }
 
-    println!("bench gost: {rounds} interleaved round(s) of ~{ms} ms per operation, one thread");
     println!(
-        "{:<22} {:>12} {:>12} {:>12} {:>10}",
-        "operation", "median/s", "min/s", "max/s", "median µs"
+        "bench gost: {rounds} interleaved round(s) of ~{ms} ms per operation, one thread; \
+         rates per second of {} time",
+        if cpu_clock {
+            "on-CPU (this thread's schedstat)"
+        } else {
+            "wall-clock (no schedstat: CPU time unavailable)"
+        }
     );
+    println!(
+        "{:<22} {:>11} {:>11} {:>11} {:>10} {:>11}",
+        "operation", "median/s", "min/s", "max/s", "median µs", "wall med/s"
+    );
+    let mut results = Vec::new();
     for op in &mut ops {
-        op.rates.sort_by(f64::total_cmp);
-        let med = op.rates[op.rates.len() / 2];
-        let (min, max) = (op.rates[0], op.rates[op.rates.len() - 1]);
+        let (med, min, max) = stats(&mut op.rates);
+        let (wmed, _, _) = stats(&mut op.wall_rates);
         println!(
-            "{:<22} {:>12.1} {:>12.1} {:>12.1} {:>10.1}",
+            "{:<22} {:>11.1} {:>11.1} {:>11.1} {:>10.1} {:>11.1}",
             op.name,
             med,
             min,
             max,
-            1e6 / med
+            1e6 / med,
+            wmed
         );
+        results.push(format!(
+            "RESULT {} {med:.1} {min:.1} {max:.1} {wmed:.1}",
+            op.name
+        ));
     }
-    for op in &ops {
-        let med = op.rates[op.rates.len() / 2];
-        println!(
-            "RESULT {} {:.1} {:.1} {:.1}",
-            op.name,
-            med,
-            op.rates[0],
-            op.rates[op.rates.len() - 1]
-        );
+    for r in results {
+        println!("{r}");
     }
 }
