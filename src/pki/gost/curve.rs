@@ -1,19 +1,27 @@
 //! Elliptic-curve arithmetic for GOST 34.10-2015 / GOST 34.310-2004 and the parameter sets NCA
-//! uses, over `crypto-bigint`'s constant-time Montgomery arithmetic.
+//! uses, over the field elements of [`super::field`] (dedicated pseudo-Mersenne arithmetic for
+//! NCA's primes, `crypto-bigint` Montgomery arithmetic for any other p) and `crypto-bigint`
+//! Montgomery arithmetic modulo q.
 //!
-//! * Points are kept in homogeneous projective coordinates and added with the complete formulas
-//!   of Renes–Costello–Batina 2016 (Algorithm 1, arbitrary `a`): one code path for every input,
-//!   no exceptional cases for points of the prime-order subgroup, so the same addition serves the
-//!   constant-time ladder used with secrets and the variable-time verifier.
-//! * Field and scalar inversions are Fermat inversions (`x^(m-2)`), constant time.
+//! * Secrets (signing, key generation): homogeneous projective coordinates and the complete
+//!   formulas of Renes–Costello–Batina 2016 (Algorithm 1, arbitrary `a`) in a double-and-add-
+//!   always ladder with constant-time selects: one code path for every input and every bit.
+//!   The field inversion of the result is a Fermat inversion (`x^(p−2)`), constant time.
+//! * Public data (verification, variable time): Jacobian coordinates with the fast incomplete
+//!   formulas (doubling specialised for a = −3: tc26-512-A and CryptoPro-A; the generic one for
+//!   tc26-256-A) and explicit branches for their exceptional cases; z1·G from a fixed-base table
+//!   of signed 5-bit windows (built once per curve, additions only), z2·Q by a width-5 wNAF;
+//!   e⁻¹ mod q by the binary extended Euclidean algorithm; and no field inversion at the end
+//!   (x_C mod q = r is checked as X = (r + k·q)·Z²).
 //! * Signing and verification follow GOST 34.10-2015 §6.1 and §6.2 (= GOST R 34.10-2012,
 //!   RFC 7091 §6.1/§6.2) on integers; byte encodings live in `super` (NCA's little-endian layout).
 
 use std::marker::PhantomData;
+use std::sync::OnceLock;
 
 use crypto_bigint::modular::{ConstMontyForm, ConstMontyParams};
 use crypto_bigint::subtle::{Choice, ConditionallySelectable};
-use crypto_bigint::{U256, U512, Uint, impl_modulus};
+use crypto_bigint::{Limb, U256, U512, Uint, impl_modulus};
 use zeroize::Zeroize;
 
 /// Limbs of a 512-bit integer on this target.
@@ -21,9 +29,8 @@ pub(crate) const L512: usize = U512::LIMBS;
 /// Limbs of a 256-bit integer on this target.
 pub(crate) const L256: usize = U256::LIMBS;
 
-/// Field element modulo `p` in Montgomery form (the modulus is a type: no per-element copy of
-/// the Montgomery constants).
-type Fe<P, const L: usize> = ConstMontyForm<P, L>;
+use super::field::Fe;
+
 /// Scalar modulo `q` in Montgomery form.
 type Sc<Q, const L: usize> = ConstMontyForm<Q, L>;
 
@@ -146,6 +153,31 @@ pub(crate) struct Curve<P: ConstMontyParams<L>, Q, const L: usize> {
     b: Fe<P, L>,
     b3: Fe<P, L>,
     g: Point<P, L>,
+    /// Fixed-base table for verification (built on first use): for window i and j = 1..=2^(W−1),
+    /// the affine point j·2^(W·i)·G at index `i·2^(W−1) + j − 1`.
+    g_table: OnceLock<Vec<Affine<P, L>>>,
+}
+
+/// Width of the signed fixed-base windows over G (verification): 2^(W−1) points per window.
+const G_WINDOW: u32 = 5;
+/// Width of the wNAF of the public-key scalar (verification): 2^(W−2) odd multiples.
+const Q_WNAF: u32 = 5;
+
+/// An affine point (x, y) (verification tables; never the identity).
+#[derive(Clone, Copy)]
+struct Affine<P, const L: usize> {
+    x: Fe<P, L>,
+    y: Fe<P, L>,
+}
+
+/// A point in Jacobian coordinates (X:Y:Z) = (X/Z², Y/Z³); Z = 0 is the identity. Used only by
+/// the variable-time verifier: the formulas are the fast incomplete ones, with the exceptional
+/// cases (identity, P = ±Q) handled by explicit, data-dependent branches.
+#[derive(Clone, Copy)]
+struct Jacobian<P, const L: usize> {
+    x: Fe<P, L>,
+    y: Fe<P, L>,
+    z: Fe<P, L>,
 }
 
 impl<P: ConstMontyParams<L>, Q: ConstMontyParams<L>, const L: usize> Curve<P, Q, L> {
@@ -167,6 +199,7 @@ impl<P: ConstMontyParams<L>, Q: ConstMontyParams<L>, const L: usize> Curve<P, Q,
             b,
             b3,
             g,
+            g_table: OnceLock::new(),
         }
     }
 
@@ -258,44 +291,6 @@ impl<P: ConstMontyParams<L>, Q: ConstMontyParams<L>, const L: usize> Curve<P, Q,
         acc
     }
 
-    /// `a·P + b·Q`, variable time (only for public scalars and points): interleaved fixed
-    /// 4-bit windows over tables of 1..15 multiples of each point (Shamir / Straus).
-    fn mul2_vartime(
-        &self,
-        a: &Uint<L>,
-        p: &Point<P, L>,
-        b: &Uint<L>,
-        q: &Point<P, L>,
-    ) -> Point<P, L> {
-        let table = |base: &Point<P, L>| {
-            let mut t = [*base; 15];
-            for i in 1..15 {
-                t[i] = self.add(&t[i - 1], base);
-            }
-            t
-        };
-        let (tp, tq) = (table(p), table(q));
-        let nibble = |k: &Uint<L>, w: u32| {
-            (0..4).fold(0usize, |acc, j| {
-                acc | (usize::from(k.bit_vartime(4 * w + j)) << j)
-            })
-        };
-        let windows = a.bits_vartime().max(b.bits_vartime()).div_ceil(4);
-        let mut acc = self.identity();
-        for w in (0..windows).rev() {
-            for _ in 0..4 {
-                acc = self.add(&acc, &acc);
-            }
-            if let Some(pt) = nibble(a, w).checked_sub(1).and_then(|i| tp.get(i)) {
-                acc = self.add(&acc, pt);
-            }
-            if let Some(pt) = nibble(b, w).checked_sub(1).and_then(|i| tq.get(i)) {
-                acc = self.add(&acc, pt);
-            }
-        }
-        acc
-    }
-
     /// Affine coordinates, `None` for the identity.
     fn to_affine(&self, pt: &Point<P, L>) -> Option<(Uint<L>, Uint<L>)> {
         let z = pt.z.retrieve();
@@ -308,12 +303,325 @@ impl<P: ConstMontyParams<L>, Q: ConstMontyParams<L>, const L: usize> Curve<P, Q,
 
     /// Fermat inversion in GF(p) (the input is non-zero).
     fn inv_p(&self, x: &Fe<P, L>) -> Fe<P, L> {
-        x.pow(&P::MODULUS.get().wrapping_sub(&Uint::from_u8(2)))
+        x.invert()
     }
 
-    /// Fermat inversion modulo q (the input is non-zero).
-    fn inv_q(&self, x: &Sc<Q, L>) -> Sc<Q, L> {
-        x.pow(&Q::MODULUS.get().wrapping_sub(&Uint::from_u8(2)))
+    /// `a⁻¹ mod q` for a public `0 < a < q`, variable time: the binary extended Euclidean
+    /// algorithm (Hankerson–Menezes–Vanstone, Guide to ECC, Algorithm 2.22).
+    fn inv_q_vartime(&self, a: &Uint<L>) -> Uint<L> {
+        let q = Q::MODULUS.get();
+        let top = Uint::<L>::ONE.shl_vartime(Uint::<L>::BITS - 1);
+        // x/2 mod q: x even → x >> 1, else (x + q) >> 1 with the carry as the top bit.
+        let half = |x: Uint<L>| {
+            if x.bit_vartime(0) {
+                let (sum, carry) = x.adc(&q, Limb::ZERO);
+                let h = sum.shr_vartime(1);
+                if carry == Limb::ZERO { h } else { h | top }
+            } else {
+                x.shr_vartime(1)
+            }
+        };
+        let (mut u, mut v) = (*a, q);
+        let (mut x1, mut x2) = (Uint::<L>::ONE, Uint::<L>::ZERO);
+        while u != Uint::ONE && v != Uint::ONE {
+            if u == Uint::ZERO {
+                break; // a ≡ 0: not invertible (callers exclude it)
+            }
+            while !u.bit_vartime(0) {
+                u = u.shr_vartime(1);
+                x1 = half(x1);
+            }
+            while !v.bit_vartime(0) {
+                v = v.shr_vartime(1);
+                x2 = half(x2);
+            }
+            if u >= v {
+                u = u.wrapping_sub(&v);
+                x1 = x1.sub_mod(&x2, &q);
+            } else {
+                v = v.wrapping_sub(&u);
+                x2 = x2.sub_mod(&x1, &q);
+            }
+        }
+        if u == Uint::ONE { x1 } else { x2 }
+    }
+
+    fn jac_identity() -> Jacobian<P, L> {
+        Jacobian {
+            x: Fe::ONE,
+            y: Fe::ONE,
+            z: Fe::ZERO,
+        }
+    }
+
+    /// `2P` in Jacobian coordinates: dbl-2001-b (3M + 5S) for a = −3, else dbl-2007-bl
+    /// (1M + 8S + 1·a) (Explicit-Formulas Database). A point with y = 0 doubles to Z = 0.
+    fn jac_double(&self, p: &Jacobian<P, L>) -> Jacobian<P, L> {
+        if p.z.is_zero() {
+            return *p;
+        }
+        if self.a_is_minus_3 {
+            let delta = p.z.square();
+            let gamma = p.y.square();
+            let beta = p.x.mul(&gamma);
+            let t = p.x.sub(&delta).mul(&p.x.add(&delta));
+            let alpha = t.double().add(&t);
+            let beta4 = beta.double().double();
+            let x = alpha.square().sub(&beta4.double());
+            let z = p.y.add(&p.z).square().sub(&gamma).sub(&delta);
+            let gamma8 = gamma.square().double().double().double();
+            let y = alpha.mul(&beta4.sub(&x)).sub(&gamma8);
+            Jacobian { x, y, z }
+        } else {
+            let xx = p.x.square();
+            let yy = p.y.square();
+            let yyyy = yy.square();
+            let zz = p.z.square();
+            let s = p.x.add(&yy).square().sub(&xx).sub(&yyyy).double();
+            let m = xx.double().add(&xx).add(&self.a.mul(&zz.square()));
+            let x = m.square().sub(&s.double());
+            let y = m.mul(&s.sub(&x)).sub(&yyyy.double().double().double());
+            let z = p.y.add(&p.z).square().sub(&yy).sub(&zz);
+            Jacobian { x, y, z }
+        }
+    }
+
+    /// `P + Q` for an affine Q: madd-2007-bl (7M + 4S), exceptional cases by branching.
+    fn jac_add_affine(&self, p: &Jacobian<P, L>, q: &Affine<P, L>) -> Jacobian<P, L> {
+        if p.z.is_zero() {
+            return Jacobian {
+                x: q.x,
+                y: q.y,
+                z: Fe::ONE,
+            };
+        }
+        let z1z1 = p.z.square();
+        let u2 = q.x.mul(&z1z1);
+        let s2 = q.y.mul(&p.z).mul(&z1z1);
+        let h = u2.sub(&p.x);
+        let rr = s2.sub(&p.y);
+        if h.is_zero() {
+            return if rr.is_zero() {
+                self.jac_double(p)
+            } else {
+                Self::jac_identity()
+            };
+        }
+        let hh = h.square();
+        let i = hh.double().double();
+        let j = h.mul(&i);
+        let r = rr.double();
+        let v = p.x.mul(&i);
+        let x = r.square().sub(&j).sub(&v.double());
+        let y = r.mul(&v.sub(&x)).sub(&p.y.mul(&j).double());
+        let z = p.z.add(&h).square().sub(&z1z1).sub(&hh);
+        Jacobian { x, y, z }
+    }
+
+    /// `P + Q`: add-2007-bl (11M + 5S), exceptional cases by branching.
+    fn jac_add(&self, p: &Jacobian<P, L>, q: &Jacobian<P, L>) -> Jacobian<P, L> {
+        if p.z.is_zero() {
+            return *q;
+        }
+        if q.z.is_zero() {
+            return *p;
+        }
+        let z1z1 = p.z.square();
+        let z2z2 = q.z.square();
+        let u1 = p.x.mul(&z2z2);
+        let u2 = q.x.mul(&z1z1);
+        let s1 = p.y.mul(&q.z).mul(&z2z2);
+        let s2 = q.y.mul(&p.z).mul(&z1z1);
+        let h = u2.sub(&u1);
+        let rr = s2.sub(&s1);
+        if h.is_zero() {
+            return if rr.is_zero() {
+                self.jac_double(p)
+            } else {
+                Self::jac_identity()
+            };
+        }
+        let i = h.double().square();
+        let j = h.mul(&i);
+        let r = rr.double();
+        let v = u1.mul(&i);
+        let x = r.square().sub(&j).sub(&v.double());
+        let y = r.mul(&v.sub(&x)).sub(&s1.mul(&j).double());
+        let z = p.z.add(&q.z).square().sub(&z1z1).sub(&z2z2).mul(&h);
+        Jacobian { x, y, z }
+    }
+
+    /// Affine forms of non-identity Jacobian points with one inversion (Montgomery's trick).
+    fn batch_to_affine(points: &[Jacobian<P, L>]) -> Vec<Affine<P, L>> {
+        let mut prefix = Vec::with_capacity(points.len());
+        let mut acc = Fe::ONE;
+        for p in points {
+            prefix.push(acc);
+            acc = acc.mul(&p.z);
+        }
+        let mut inv = acc.invert();
+        let mut out = vec![
+            Affine {
+                x: Fe::ZERO,
+                y: Fe::ZERO
+            };
+            points.len()
+        ];
+        for (i, p) in points.iter().enumerate().rev() {
+            let zinv = inv.mul(&prefix[i]);
+            inv = inv.mul(&p.z);
+            let zinv2 = zinv.square();
+            out[i] = Affine {
+                x: p.x.mul(&zinv2),
+                y: p.y.mul(&zinv2).mul(&zinv),
+            };
+        }
+        out
+    }
+
+    /// Number of signed windows covering a scalar of `Uint::BITS` bits plus the final carry.
+    fn g_windows() -> usize {
+        Uint::<L>::BITS.div_ceil(G_WINDOW) as usize + 1
+    }
+
+    /// The fixed-base table of G (see [`Curve::g_table`]), computed once.
+    fn g_table(&self) -> &[Affine<P, L>] {
+        self.g_table.get_or_init(|| {
+            let per = 1usize << (G_WINDOW - 1);
+            let mut pts = Vec::with_capacity(Self::g_windows() * per);
+            let mut base = Jacobian {
+                x: self.g.x,
+                y: self.g.y,
+                z: self.g.z,
+            };
+            for _ in 0..Self::g_windows() {
+                let mut m = base;
+                pts.push(m);
+                for _ in 1..per {
+                    m = self.jac_add(&m, &base);
+                    pts.push(m);
+                }
+                // 2^W·base = 2·(2^(W−1)·base).
+                base = self.jac_double(&m);
+            }
+            // j·2^(W·i)·G is never the identity: q is a prime above 2^(W−1) and odd.
+            Self::batch_to_affine(&pts)
+        })
+    }
+
+    /// Signed fixed-window digits of `k` (LSB first): k = Σ dᵢ·2^(W·i), dᵢ ∈ [−2^(W−1)+1, 2^(W−1)].
+    fn signed_windows(k: &Uint<L>) -> Vec<i32> {
+        let w = G_WINDOW;
+        let mut out = Vec::with_capacity(Self::g_windows());
+        let mut carry = 0i32;
+        for i in 0..Self::g_windows() as u32 {
+            let mut v = carry;
+            for j in 0..w {
+                let bit = w * i + j;
+                if bit < Uint::<L>::BITS && k.bit_vartime(bit) {
+                    v += 1 << j;
+                }
+            }
+            if v > 1 << (w - 1) {
+                out.push(v - (1 << w));
+                carry = 1;
+            } else {
+                out.push(v);
+                carry = 0;
+            }
+        }
+        out
+    }
+
+    /// Width-`Q_WNAF` non-adjacent form of `k` (LSB first; odd digits in ±(2^(W−1) − 1)).
+    fn wnaf(k: &Uint<L>) -> Vec<i32> {
+        let w = Q_WNAF;
+        // The scalar as u64 words (whatever the target's limb size; BITS is a multiple of 64).
+        let mut words: Vec<u64> = (0..Uint::<L>::BITS.div_ceil(64))
+            .map(|i| {
+                (0..64).fold(0u64, |acc, j| {
+                    acc | (u64::from(k.bit_vartime(64 * i + j)) << j)
+                })
+            })
+            .collect();
+        words.push(0);
+        let mut out = Vec::with_capacity(Uint::<L>::BITS as usize + 1);
+        while words.iter().any(|x| *x != 0) {
+            let mut d = 0i32;
+            if words[0] & 1 == 1 {
+                let m = (words[0] & ((1 << w) - 1)) as i32;
+                d = if m >= 1 << (w - 1) { m - (1 << w) } else { m };
+                if d > 0 {
+                    // k −= d (no borrow past the words: k ≥ d).
+                    let mut borrow = d as u64;
+                    for x in words.iter_mut() {
+                        let (t, b) = x.overflowing_sub(borrow);
+                        *x = t;
+                        borrow = u64::from(b);
+                    }
+                } else {
+                    let mut carry = (-d) as u64;
+                    for x in words.iter_mut() {
+                        let (t, c) = x.overflowing_add(carry);
+                        *x = t;
+                        carry = u64::from(c);
+                    }
+                }
+            }
+            out.push(d);
+            for i in 0..words.len() {
+                let next = words.get(i + 1).copied().unwrap_or(0);
+                words[i] = (words[i] >> 1) | (next << 63);
+            }
+        }
+        out
+    }
+
+    /// `a·G + b·Q` (Jacobian), variable time: b·Q by width-5 wNAF over 8 odd multiples of Q,
+    /// a·G by signed fixed windows over the precomputed table (additions only).
+    fn mul2_g_vartime(&self, a: &Uint<L>, b: &Uint<L>, q: &Affine<P, L>) -> Jacobian<P, L> {
+        let qj = Jacobian {
+            x: q.x,
+            y: q.y,
+            z: Fe::ONE,
+        };
+        let q2 = self.jac_double(&qj);
+        let mut odd = Vec::with_capacity(1 << (Q_WNAF - 2));
+        odd.push(qj);
+        for i in 1..1usize << (Q_WNAF - 2) {
+            odd.push(self.jac_add(&odd[i - 1], &q2));
+        }
+        let neg = |p: &Jacobian<P, L>| Jacobian {
+            x: p.x,
+            y: p.y.neg(),
+            z: p.z,
+        };
+        let mut acc = Self::jac_identity();
+        for &d in Self::wnaf(b).iter().rev() {
+            acc = self.jac_double(&acc);
+            if d > 0 {
+                acc = self.jac_add(&acc, &odd[(d / 2) as usize]);
+            } else if d < 0 {
+                acc = self.jac_add(&acc, &neg(&odd[(-d / 2) as usize]));
+            }
+        }
+        let table = self.g_table();
+        let per = 1usize << (G_WINDOW - 1);
+        for (i, &d) in Self::signed_windows(a).iter().enumerate() {
+            if d > 0 {
+                acc = self.jac_add_affine(&acc, &table[i * per + d as usize - 1]);
+            } else if d < 0 {
+                let t = &table[i * per + (-d) as usize - 1];
+                acc = self.jac_add_affine(
+                    &acc,
+                    &Affine {
+                        x: t.x,
+                        y: t.y.neg(),
+                    },
+                );
+            }
+        }
+        acc
     }
 
     /// A public point from affine coordinates, checked: both coordinates < p and
@@ -359,16 +667,46 @@ impl<P: ConstMontyParams<L>, Q: ConstMontyParams<L>, const L: usize> Curve<P, Q,
         s: &Uint<L>,
     ) -> bool {
         // §6.2 step 4: v = e⁻¹ mod q.
-        let v = self.inv_q(&Sc::new(e));
+        let v = Sc::<Q, L>::new(&self.inv_q_vartime(e));
         // §6.2 step 5: z1 = s·v, z2 = −r·v (mod q).
         let z1 = Sc::new(s).mul(&v).retrieve();
         let z2 = Sc::new(r).mul(&v).neg().retrieve();
-        // §6.2 step 6: C = z1·P + z2·Q, R = x_C mod q.
-        let c = self.mul2_vartime(&z1, &self.g, &z2, pubkey);
-        match self.to_affine(&c) {
-            Some((x, _)) => &x.rem_vartime(Q::MODULUS.as_nz_ref()) == r,
-            None => false,
+        // §6.2 step 6: C = z1·P + z2·Q.
+        let key = if pubkey.z.ct_eq(&Fe::ONE) {
+            Affine {
+                x: pubkey.x,
+                y: pubkey.y,
+            }
+        } else {
+            match self.to_affine(pubkey) {
+                Some((x, y)) => Affine {
+                    x: Fe::new(&x),
+                    y: Fe::new(&y),
+                },
+                None => return false,
+            }
+        };
+        let c = self.mul2_g_vartime(&z1, &z2, &key);
+        if c.z.is_zero() {
+            return false;
         }
+        // R = x_C mod q = r ⇔ x_C = r + k·q for some k ≥ 0 with r + k·q < p; x_C = X/Z², so
+        // compare X with (r + k·q)·Z² and skip the field inversion.
+        let p = P::MODULUS.get();
+        let q = Q::MODULUS.get();
+        let zz = c.z.square();
+        let mut cand = *r;
+        while cand < p {
+            if Fe::new(&cand).mul(&zz).ct_eq(&c.x) {
+                return true;
+            }
+            let (next, carry) = cand.adc(&q, Limb::ZERO);
+            if carry != Limb::ZERO {
+                break;
+            }
+            cand = next;
+        }
+        false
     }
 
     /// Signing with a given nonce, GOST 34.10-2015 §6.1 steps 3–5 (constant time in `d` and `k`
@@ -553,5 +891,104 @@ mod tests {
         assert_eq!(c.public_key(&c.order()), None);
         let c = Curve512A::new(&TC26_512_A);
         assert_eq!(c.public_key(&c.order()), None);
+    }
+
+    /// Deterministic pseudo-random scalars below q (xorshift; tests only).
+    fn scalars<P: ConstMontyParams<L>, Q: ConstMontyParams<L>, const L: usize>(
+        c: &Curve<P, Q, L>,
+        n: usize,
+    ) -> Vec<Uint<L>> {
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let q = c.order();
+        let mut out = vec![
+            Uint::ZERO,
+            Uint::ONE,
+            Uint::from_u8(2),
+            q.wrapping_sub(&Uint::ONE),
+            q.wrapping_sub(&Uint::from_u8(2)),
+        ];
+        while out.len() < n {
+            let mut v = Uint::<L>::ZERO;
+            for _ in 0..Uint::<L>::BITS / 16 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                v = v.shl_vartime(16).wrapping_add(&Uint::from_u16(x as u16));
+            }
+            out.push(v.rem_vartime(Q::MODULUS.as_nz_ref()));
+        }
+        out
+    }
+
+    /// The fast verifier's a·G + b·Q equals the constant-time ladder's (a + b·d)·G, including
+    /// the exceptional inputs of the incomplete Jacobian formulas (Q = ±G, results at the
+    /// identity, zero scalars) and the digit recodings.
+    fn check_fast_paths<P: ConstMontyParams<L>, Q: ConstMontyParams<L>, const L: usize>(
+        c: &Curve<P, Q, L>,
+    ) {
+        let q = c.order();
+        let ks = scalars(c, 24);
+        for k in &ks {
+            let back = Curve::<P, Q, L>::signed_windows(k).iter().rev().fold(
+                Sc::<Q, L>::ZERO,
+                |acc, d| {
+                    let mut acc = acc;
+                    for _ in 0..G_WINDOW {
+                        acc = acc.add(&acc);
+                    }
+                    let m = Sc::new(&Uint::from_u32(d.unsigned_abs()));
+                    if *d < 0 { acc.sub(&m) } else { acc.add(&m) }
+                },
+            );
+            assert_eq!(back.retrieve(), *k, "signed windows");
+            let back = Curve::<P, Q, L>::wnaf(k)
+                .iter()
+                .rev()
+                .fold(Sc::<Q, L>::ZERO, |acc, d| {
+                    let acc = acc.add(&acc);
+                    let m = Sc::new(&Uint::from_u32(d.unsigned_abs()));
+                    if *d < 0 { acc.sub(&m) } else { acc.add(&m) }
+                });
+            assert_eq!(back.retrieve(), *k, "wNAF");
+            if k != &Uint::ZERO {
+                let inv = c.inv_q_vartime(k);
+                assert_eq!(Sc::<Q, L>::new(k).mul(&Sc::new(&inv)).retrieve(), Uint::ONE);
+            }
+        }
+        let affine = |xy: Option<(Uint<L>, Uint<L>)>| {
+            xy.map(|(x, y)| Affine {
+                x: Fe::<P, L>::new(&x),
+                y: Fe::new(&y),
+            })
+        };
+        let jac_affine = |j: &Jacobian<P, L>| {
+            c.to_affine(&Point {
+                x: j.x.mul(&j.z),
+                y: j.y,
+                z: j.z.square().mul(&j.z),
+            })
+        };
+        // Keys: random d, d = 1 (Q = G) and d = q − 1 (Q = −G).
+        let mut ds = vec![Uint::ONE, q.wrapping_sub(&Uint::ONE)];
+        ds.extend(ks.iter().skip(5).take(3).copied());
+        for d in &ds {
+            let key = affine(c.public_key(d)).expect("key");
+            for (i, a) in ks.iter().enumerate() {
+                for b in [&ks[(i * 5 + 1) % ks.len()], a, &q.wrapping_sub(a)] {
+                    let sum = Sc::<Q, L>::new(a).add(&Sc::new(b).mul(&Sc::new(d)));
+                    let want = c.public_key(&sum.retrieve());
+                    let got = jac_affine(&c.mul2_g_vartime(a, b, &key));
+                    assert_eq!(got, want, "a·G + b·Q");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn fast_verification_paths_match_the_ladder() {
+        check_fast_paths(&Curve512A::new(&TC26_512_A));
+        check_fast_paths(&Curve256A::new(&TC26_256_A));
+        check_fast_paths(&CurveCryptoProA::new(&CRYPTOPRO_A));
+        check_fast_paths(&Curve::<PTest256, QTest256, L256>::new(&TEST_256));
     }
 }

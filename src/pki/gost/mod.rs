@@ -16,6 +16,7 @@
 //!   (s_BE‖r_BE). The Russian layout is therefore refused (it does not verify).
 
 mod curve;
+mod field;
 
 use std::fmt;
 use std::sync::OnceLock;
