@@ -350,7 +350,9 @@ fn same_shape(captured: &Value, ours: &Value, top: bool, path: &str) -> Result<(
             Ok(())
         }
         (Value::Array(c), Value::Array(o)) => {
-            if c.len() != o.len() {
+            // A token list may be empty or not (pairs 1 and 2 are the same request); a
+            // multisign result has one signature per document.
+            if path.ends_with(".result") && c.len() != o.len() {
                 return Err(format!("{path}: {} vs {} elements", c.len(), o.len()));
             }
             match (c.first(), o.first()) {
@@ -405,8 +407,8 @@ async fn every_captured_pair_replays_shape_for_shape() {
             serde_json::from_str(&call_raw(&mut ws, request).await).expect("JSON reply");
         if not_simulated.contains(&i) {
             let msg = ours
-                .get("message")
-                .or(ours.get("details"))
+                .get("details")
+                .or(ours.get("message"))
                 .and_then(Value::as_str)
                 .unwrap_or("");
             assert!(
