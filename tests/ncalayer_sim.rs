@@ -61,7 +61,10 @@ async fn connect(addr: SocketAddr) -> (Ws, Value) {
         .await
         .expect("ws handshake");
     let greeting = next_text(&mut ws).await;
-    (ws, serde_json::from_str(&greeting).expect("greeting is JSON"))
+    (
+        ws,
+        serde_json::from_str(&greeting).expect("greeting is JSON"),
+    )
 }
 
 async fn next_text(ws: &mut Ws) -> String {
@@ -99,7 +102,11 @@ fn assert_verifies(cms: &[u8], data: &[u8], attached: bool) {
     let sd = SignedData::parse(cms).expect("CMS parses");
     assert_eq!(sd.content.is_some(), attached, "attached/detached as asked");
     if attached {
-        assert_eq!(sd.content.as_deref(), Some(data), "content is exactly the data");
+        assert_eq!(
+            sd.content.as_deref(),
+            Some(data),
+            "content is exactly the data"
+        );
     }
     let detached = if attached { None } else { Some(data) };
     let v = verify_signers(&sd, detached, &[], &SignaturePolicy::default()).expect("message ok");
@@ -192,9 +199,11 @@ async fn basics_and_common_utils_sign_with_gost_and_rsa_keys() {
 
         let r = call(&mut ws, &common_call("getKeyInfo", json!(["PKCS12"]))).await;
         assert_eq!(r["code"], json!("200"));
-        assert!(r["responseObject"]["pem"]
-            .as_str()
-            .is_some_and(|p| p.starts_with("-----BEGIN CERTIFICATE-----")));
+        assert!(
+            r["responseObject"]["pem"]
+                .as_str()
+                .is_some_and(|p| p.starts_with("-----BEGIN CERTIFICATE-----"))
+        );
         let r = call(&mut ws, &common_call("getActiveTokens", json!([]))).await;
         assert_eq!(r, json!({"code": "200", "responseObject": []}));
 
@@ -272,7 +281,12 @@ async fn cancel_no_matching_key_and_wrong_password_switches() {
     let r = call(&mut ws, &sign_req).await;
     assert_eq!(r["status"], json!(false));
     assert_eq!(r["code"], json!("INVOCATION_ERROR"));
-    assert!(r["details"].as_str().expect("details").contains("UnrecoverableKey"));
+    assert!(
+        r["details"]
+            .as_str()
+            .expect("details")
+            .contains("UnrecoverableKey")
+    );
     let r = call(&mut ws, &cms_req).await;
     assert_eq!(r["code"], json!("500"));
     assert_eq!(r["message"], json!("keystore.wrong.password"));
@@ -289,11 +303,22 @@ async fn bad_input_gets_ncalayer_shaped_errors_and_the_connection_survives() {
         v
     };
     let v = is_500(&call_raw(&mut ws, "{not json").await);
-    assert!(v["message"].as_str().expect("msg").contains("JSONException"));
+    assert!(
+        v["message"]
+            .as_str()
+            .expect("msg")
+            .contains("JSONException")
+    );
     is_500(&call_raw(&mut ws, "[1,2,3]").await);
     let v = is_500(&call_raw(&mut ws, r#"{"module":"kz.example.nope","method":"x"}"#).await);
     assert_eq!(v["message"], json!("module not found: kz.example.nope"));
-    is_500(&call_raw(&mut ws, r#"{"module":"kz.gov.pki.knca.commonUtils","method":"nope"}"#).await);
+    is_500(
+        &call_raw(
+            &mut ws,
+            r#"{"module":"kz.gov.pki.knca.commonUtils","method":"nope"}"#,
+        )
+        .await,
+    );
     // captured: wrong argument types
     let v = call(&mut ws, &common_call("getKeyInfo", json!([null]))).await;
     assert_eq!(
@@ -478,7 +503,8 @@ fn verify_cms(cms: &Path, data: Option<&Path>, key: &str) -> Value {
             .arg(common::nca("ca/test/nca_gost2022_test.cer"))
             .args(["--at", "2026-09-01T10:00:00Z"]);
     } else {
-        cmd.arg("--root").arg(common::nca("ca/test/nca_rsa_test_2019.pem"));
+        cmd.arg("--root")
+            .arg(common::nca("ca/test/nca_rsa_test_2019.pem"));
     }
     let o = cmd.arg("--json").output().expect("run verify cms");
     let text = String::from_utf8_lossy(&o.stdout).to_string();
@@ -494,7 +520,8 @@ fn verify_cms(cms: &Path, data: Option<&Path>, key: &str) -> Value {
 fn npm_ncalayer_js_client_gets_cms_that_verify_cms_accepts() {
     let js = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/ncalayer-js");
     assert!(
-        js.join("node_modules/ncalayer-js-client/package.json").is_file(),
+        js.join("node_modules/ncalayer-js-client/package.json")
+            .is_file(),
         "ncalayer-js-client is not installed: run `(cd tests/ncalayer-js && npm ci --no-audit --no-fund)`"
     );
     for key in [GOST, RSA] {
@@ -526,7 +553,11 @@ fn npm_ncalayer_js_client_gets_cms_that_verify_cms_accepts() {
         let data = out.join("data.bin");
         // base64 DER from commonUtils → DER file
         let der = B64
-            .decode(std::fs::read_to_string(out.join("common.b64")).expect("common.b64").trim())
+            .decode(
+                std::fs::read_to_string(out.join("common.b64"))
+                    .expect("common.b64")
+                    .trim(),
+            )
             .expect("base64");
         std::fs::write(out.join("common.p7s"), der).expect("write");
         for (file, detached) in [

@@ -154,13 +154,14 @@ pub fn tls_acceptor(
     }
     let key =
         PrivateKeyDer::from_pem_file(key_pem).map_err(|e| format!("{}: {e}", key_pem.display()))?;
-    let config =
-        rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .map_err(|e| e.to_string())?
-            .with_no_client_auth()
-            .with_single_cert(certs, key)
-            .map_err(|e| e.to_string())?;
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| e.to_string())?
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .map_err(|e| e.to_string())?;
     Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
 }
 
@@ -337,7 +338,8 @@ fn common_utils(cfg: &SimConfig, method: &str, args: Option<&Value>) -> Value {
         }
         "createCMSSignatureFromBase64" | "createCAdESFromBase64" => {
             let attach = args.get(3).and_then(Value::as_bool);
-            let (Some(_storage), Some(key_type), Some(data), Some(attach)) = (s(0), s(1), s(2), attach)
+            let (Some(_storage), Some(key_type), Some(data), Some(attach)) =
+                (s(0), s(1), s(2), attach)
             else {
                 return mismatch(method);
             };
