@@ -524,15 +524,50 @@ fn npm_ncalayer_js_client_gets_cms_that_verify_cms_accepts() {
             .is_file(),
         "ncalayer-js-client is not installed: run `(cd tests/ncalayer-js && npm ci --no-audit --no-fund)`"
     );
-    for key in [GOST, RSA] {
-        let (child, url) = spawn_sim(key, &[]);
+    // wss:// too, as browsers need: a self-signed CN=127.0.0.1 certificate made now with
+    // OpenSSL and trusted by Node through NODE_EXTRA_CA_CERTS (verification stays on).
+    let tls = tmp_dir("tls");
+    let (cert, tls_key) = (tls.join("cert.pem"), tls.join("key.pem"));
+    let o = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args([
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ])
+        .arg("-keyout")
+        .arg(&tls_key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl must be installed for the wss:// interop test");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (cert_s, key_s) = (
+        cert.to_str().expect("utf8").to_string(),
+        tls_key.to_str().expect("utf8").to_string(),
+    );
+    let wss = ["--tls-cert", cert_s.as_str(), "--tls-key", key_s.as_str()];
+    for (key, extra, scheme) in [
+        (GOST, &[][..], "ws"),
+        (RSA, &[][..], "ws"),
+        (GOST, &wss[..], "wss"),
+    ] {
+        let (child, url) = spawn_sim(key, extra);
         let _guard = Kill(child);
-        let out = tmp_dir(if key == GOST { "gost" } else { "rsa" });
+        assert!(url.starts_with(&format!("{scheme}://")), "{url}");
+        let out = tmp_dir(&format!(
+            "{}_{scheme}",
+            if key == GOST { "gost" } else { "rsa" }
+        ));
         let o = Command::new("node")
             .arg("interop.mjs")
             .arg(&url)
             .arg(&out)
             .current_dir(&js)
+            .env("NODE_EXTRA_CA_CERTS", &cert)
             .output()
             .expect("node must be installed for the interop test");
         assert!(
@@ -587,6 +622,6 @@ fn npm_ncalayer_js_client_gets_cms_that_verify_cms_accepts() {
             assert_verifies(&bytes, &content, !detached);
             eprintln!("{key} {file}: verify cms → {}", v["signers"][0]);
         }
-        eprintln!("interop {key}: {report}");
+        eprintln!("interop {key} over {scheme}: {report}");
     }
 }
