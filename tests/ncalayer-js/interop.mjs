@@ -22,7 +22,8 @@ const data = Buffer.from(`eds-gateway login nonce ${Date.now()}`, 'utf8');
 const dataB64 = data.toString('base64');
 writeFileSync(join(outDir, 'data.bin'), data);
 
-// KAZTOKEN HTTP API probing off: the client would fetch https://127.0.0.1:24680/.
+// allowKmdHttpApi=false: never sign through KAZTOKEN's HTTP API (connect() still probes
+// https://127.0.0.1:24680/ for a second and ignores the failure).
 const client = new NCALayerClient(url, false);
 const version = await client.connect();
 
