@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod inputs;
+pub mod ncalayer;
 pub mod pki;
 pub mod revocation;
 pub mod sign;
@@ -36,6 +37,8 @@ enum Command {
     /// NCA-like test PKI: init, issue, revoke, release, list, crl, ocsp (issue 5).
     #[command(subcommand)]
     Pki(pki::PkiCommand),
+    /// A stand-in for the NCALayer desktop app (WebSocket, one .p12 key) (issue 5).
+    NcalayerSim(ncalayer::NcaLayerSimArgs),
 }
 
 /// Parses `args` and runs the chosen subcommand.
@@ -58,5 +61,6 @@ where
         Command::Crl(c) => revocation::run_crl(c),
         Command::Sign(a) => sign::run(a),
         Command::Pki(c) => pki::run(c),
+        Command::NcalayerSim(a) => ncalayer::run(a),
     }
 }

@@ -9,12 +9,14 @@
 //! * [`builder`] — certificates, CRLs (full, delta), OCSP requests and responses;
 //! * [`p12out`] — .p12 files with NCA's legacy encryption;
 //! * [`ca`] — the test CA's directory format and operations (init, issue, revoke, release);
+//! * [`ncalayer`] — `ncalayer-sim`: NCALayer's WebSocket protocol with one .p12 key;
 //! * [`responder`] — `pki serve`: CRLs and OCSP over HTTP, webhook, fault switches.
 
 pub mod builder;
 pub mod ca;
 pub mod der;
 pub mod keys;
+pub mod ncalayer;
 pub mod p12out;
 pub mod responder;
 pub mod sign;
