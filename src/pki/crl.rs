@@ -641,6 +641,78 @@ fn decode_time(buf: &[u8], t: Tlv, what: &str) -> Result<UnixTime, CrlError> {
     Ok(UnixTime::from_der_datetime(&time.to_date_time()))
 }
 
+/// Decodes a DER UTCTime `YYMMDDHHMMSSZ` (RFC 5280 §4.1.2.5.1) by hand. Returns `None` for
+/// anything it does not fully validate (GeneralizedTime, other lengths, out-of-range fields):
+/// the caller then uses the generic decoder, which gives the same value or the named error.
+fn fast_utc_time(buf: &[u8], t: Tlv) -> Option<UnixTime> {
+    if t.tag != TAG_UTC_TIME || t.end.checked_sub(t.content_start)? != 13 {
+        return None;
+    }
+    let c = buf.get(t.content_start..t.end)?;
+    if c.get(12) != Some(&b'Z') {
+        return None;
+    }
+    let d = |i: usize| -> Option<u32> {
+        let hi = c.get(i)?.wrapping_sub(b'0');
+        let lo = c.get(i + 1)?.wrapping_sub(b'0');
+        (hi < 10 && lo < 10).then(|| u32::from(hi) * 10 + u32::from(lo))
+    };
+    let yy = d(0)?;
+    let year = if yy >= 50 { 1900 + yy } else { 2000 + yy };
+    let (month, day, hour, min, sec) = (d(2)?, d(4)?, d(6)?, d(8)?, d(10)?);
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let mdays = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return None,
+    };
+    if day == 0 || day > mdays || hour > 23 || min > 59 || sec > 59 || year < 1970 {
+        return None;
+    }
+    // Days from civil (Howard Hinnant's algorithm), proleptic Gregorian.
+    let (y, m) = if month <= 2 {
+        (i64::from(year) - 1, i64::from(month) + 9)
+    } else {
+        (i64::from(year), i64::from(month) - 3)
+    };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * m + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(UnixTime(
+        days * 86_400 + i64::from(hour) * 3600 + i64::from(min) * 60 + i64::from(sec),
+    ))
+}
+
+/// `crlEntryExtensions` made of exactly one non-critical reasonCode with a known reason
+/// (`30 0c 30 0a 06 03 55 1d 15 04 03 0a 01 XX`): the reason. `None` for any other shape.
+fn fast_reason_only(exts: &[u8]) -> Option<RevocationReason> {
+    const PREFIX: [u8; 13] = [
+        0x30, 0x0c, 0x30, 0x0a, 0x06, 0x03, 0x55, 0x1d, 0x15, 0x04, 0x03, 0x0a, 0x01,
+    ];
+    let (&code, head) = exts.split_last()?;
+    if head != PREFIX {
+        return None;
+    }
+    use RevocationReason as R;
+    Some(match code {
+        0 => R::Unspecified,
+        1 => R::KeyCompromise,
+        2 => R::CaCompromise,
+        3 => R::AffiliationChanged,
+        4 => R::Superseded,
+        5 => R::CessationOfOperation,
+        6 => R::CertificateHold,
+        8 => R::RemoveFromCrl,
+        9 => R::PrivilegeWithdrawn,
+        10 => R::AaCompromise,
+        _ => return None,
+    })
+}
+
 const TAG_INTEGER: u8 = 0x02;
 const TAG_SEQUENCE: u8 = 0x30;
 const TAG_UTC_TIME: u8 = 0x17;
@@ -794,7 +866,9 @@ impl Crl {
         }
         // Sorted for binary search; the sort is stable, so `dedup_by` keeps the first of a
         // repeated serial (in CRL order).
-        entries.sort_by(|a, b| cmp_serial(&a.serial, &b.serial));
+        if !entries.is_sorted_by(|a, b| cmp_serial(&a.serial, &b.serial).is_le()) {
+            entries.sort_by(|a, b| cmp_serial(&a.serial, &b.serial));
+        }
         let before = entries.len();
         entries.dedup_by(|later, first| later.serial == first.serial);
         self.duplicate_entries = before.saturating_sub(entries.len());
@@ -812,18 +886,21 @@ impl Crl {
                 detail: format!("serial of {} octets", raw.len()),
             });
         }
-        let serial = normalize_serial(raw).to_vec();
+        let serial_slice = normalize_serial(raw);
         let entry_err = |detail: String| CrlError::BadEntry {
-            serial: hex::encode_upper(&serial),
+            serial: hex::encode_upper(serial_slice),
             detail,
         };
         let date_tlv = f
             .next("revocationDate")?
             .ok_or_else(|| entry_err("revocationDate missing".into()))?;
-        let revocation_date =
-            decode_time(der, date_tlv, "revocationDate").map_err(|e| entry_err(e.to_string()))?;
+        let revocation_date = match fast_utc_time(der, date_tlv) {
+            Some(t) => t,
+            None => decode_time(der, date_tlv, "revocationDate")
+                .map_err(|e| entry_err(e.to_string()))?,
+        };
         let mut entry = CrlEntry {
-            serial: serial.clone(),
+            serial: serial_slice.to_vec(),
             revocation_date,
             reason: None,
             invalidity_date: None,
@@ -835,6 +912,18 @@ impl Crl {
                 return Err(entry_err("unexpected element after revocationDate".into()));
             }
             had_ext = true;
+            // Fast path for the one shape NCA uses on every entry: a single non-critical
+            // reasonCode. Anything else goes through the generic decoder below.
+            if let Some(r) = fast_reason_only(slice(der, ext_tlv)?) {
+                if r == RevocationReason::RemoveFromCrl {
+                    self.has_remove_from_crl = true;
+                }
+                entry.reason = Some(r);
+                if f.next("revokedCertificate")?.is_some() {
+                    return Err(entry_err("trailing element".into()));
+                }
+                return Ok((entry, had_ext));
+            }
             let exts = decode_extensions(slice(der, ext_tlv)?, MAX_ENTRY_EXTENSIONS, "entry")
                 .map_err(|e| match e {
                     CrlError::BadEncoding { detail } => entry_err(detail),
@@ -1219,7 +1308,31 @@ fn good(base: &Crl, delta: Option<&Crl>) -> CrlStatus {
 }
 
 fn cmp_serial(a: &[u8], b: &[u8]) -> Ordering {
-    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+    a.len().cmp(&b.len()).then_with(|| cmp_bytes(a, b))
+}
+
+/// Lexicographic byte comparison, 8 bytes at a time as big-endian `u64`s (serials are up to 20
+/// bytes: an inlined word compare beats a `memcmp` call).
+#[inline]
+pub(crate) fn cmp_bytes(a: &[u8], b: &[u8]) -> Ordering {
+    let mut ca = a.chunks_exact(8);
+    let mut cb = b.chunks_exact(8);
+    loop {
+        match (ca.next(), cb.next()) {
+            (Some(x), Some(y)) => {
+                let (Ok(x), Ok(y)) = (<[u8; 8]>::try_from(x), <[u8; 8]>::try_from(y)) else {
+                    break;
+                };
+                let (x, y) = (u64::from_be_bytes(x), u64::from_be_bytes(y));
+                if x != y {
+                    return x.cmp(&y);
+                }
+            }
+            (None, None) => return ca.remainder().cmp(cb.remainder()),
+            _ => break,
+        }
+    }
+    a.cmp(b)
 }
 
 fn crl_number(oid: ObjectIdentifier, bytes: &[u8]) -> Result<CrlNumber, CrlError> {
@@ -1356,6 +1469,87 @@ mod tests {
         assert_eq!(normalize_serial(&[0x00, 0x80, 0x01]), &[0x80, 0x01]);
         assert_eq!(normalize_serial(&[0x00]), &[0x00]);
         assert_eq!(normalize_serial(&[0x7f]), &[0x7f]);
+    }
+
+    #[test]
+    fn fast_utc_time_agrees_with_the_generic_decoder() {
+        let mut x = 0x1234_5678_9abc_def0u64;
+        let mut cases: Vec<String> = vec![
+            "000229000000Z".into(),
+            "010229000000Z".into(),
+            "491231235959Z".into(),
+            "500101000000Z".into(),
+            "691231235959Z".into(),
+            "700101000000Z".into(),
+            "991231235959Z".into(),
+            "240230120000Z".into(),
+            "241301000000Z".into(),
+            "240101240000Z".into(),
+            "240101006000Z".into(),
+            "240101000060Z".into(),
+            "24010100000aZ".into(),
+            "240101000000z".into(),
+        ];
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let f = |k: u32, m: u64| (x >> k) % m;
+            cases.push(format!(
+                "{:02}{:02}{:02}{:02}{:02}{:02}Z",
+                f(0, 100),
+                f(8, 14),
+                f(16, 33),
+                f(24, 25),
+                f(32, 61),
+                f(40, 61)
+            ));
+        }
+        for c in cases {
+            let mut der = vec![TAG_UTC_TIME, 13];
+            der.extend_from_slice(c.as_bytes());
+            let t = der_util::read_tlv(&der, 0).expect("tlv");
+            let slow = decode_time(&der, t, "t").ok();
+            match fast_utc_time(&der, t) {
+                Some(v) => assert_eq!(Some(v), slow, "{c}"),
+                None => assert!(slow.is_none(), "{c}: fast path refused a valid time"),
+            }
+        }
+    }
+
+    #[test]
+    fn cmp_bytes_is_lexicographic() {
+        let v: Vec<Vec<u8>> = vec![
+            vec![],
+            vec![1],
+            vec![1; 8],
+            vec![1; 9],
+            vec![1, 2, 3, 4, 5, 6, 7, 8, 0],
+            vec![2; 20],
+            vec![0xff; 20],
+            (0..20).collect(),
+            (0..21).collect(),
+        ];
+        for a in &v {
+            for b in &v {
+                assert_eq!(cmp_bytes(a, b), a.cmp(b), "{a:?} {b:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn fast_reason_matches_only_the_plain_shape() {
+        let plain = [
+            0x30, 0x0c, 0x30, 0x0a, 0x06, 0x03, 0x55, 0x1d, 0x15, 0x04, 0x03, 0x0a, 0x01, 0x01,
+        ];
+        assert_eq!(
+            fast_reason_only(&plain),
+            Some(RevocationReason::KeyCompromise)
+        );
+        let mut unknown = plain;
+        unknown[13] = 7;
+        assert_eq!(fast_reason_only(&unknown), None);
+        assert_eq!(fast_reason_only(&plain[..13]), None);
     }
 
     #[test]

@@ -341,7 +341,7 @@ impl CrlIndex {
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
             let key = b.keys.get(mid * b.len..(mid + 1) * b.len)?;
-            match key.cmp(s) {
+            match crl::cmp_bytes(key, s) {
                 std::cmp::Ordering::Less => lo = mid + 1,
                 std::cmp::Ordering::Greater => hi = mid,
                 std::cmp::Ordering::Equal => {
