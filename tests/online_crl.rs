@@ -290,3 +290,64 @@ async fn policy_decisions_for_crl_conditions() {
     );
     assert_eq!(v.to_json()["reports"][0]["code"], "crl_http_404");
 }
+
+#[tokio::test]
+async fn refresh_is_due_before_next_update_and_the_delta_on_its_own_interval() {
+    let pki = Pki::get();
+    let server = Server::start().await;
+    server.file("/full.crl", pki.bytes("full.crl"));
+    server.file("/delta.crl", pki.bytes("delta.crl"));
+    let mut cfg = CrlStoreConfig::new(server.url("/full.crl"));
+    cfg.delta_url = Some(server.url("/delta.crl"));
+    cfg.retry_after = Duration::from_secs(0);
+    cfg.refresh_margin = Duration::from_secs(600);
+    cfg.delta_interval = Duration::from_secs(60);
+    let s = Arc::new(CrlStore::new(http(), Arc::new(pki.ca()), cfg));
+    let t = now();
+    assert_eq!(s.refresh_if_due(t).await.len(), 2);
+    // A second later nothing is due: no request at all.
+    assert!(s.refresh_if_due(t.plus_seconds(1)).await.is_empty());
+    assert_eq!(server.not_modified("/full.crl"), 0);
+    // Past the delta interval only the delta is asked for (conditional GET → 304).
+    let done = s.refresh_if_due(t.plus_seconds(61)).await;
+    assert_eq!(done, vec![(Kind::Delta, Ok(Refreshed::NotModified))]);
+    // Within the margin before the full CRL's nextUpdate the full CRL is asked for too.
+    let next = s.snapshot().full.as_ref().expect("full").next_update;
+    let done = s.refresh_if_due(next.plus_seconds(-599)).await;
+    assert_eq!(
+        done.first(),
+        Some(&(Kind::Full, Ok(Refreshed::NotModified)))
+    );
+    assert_eq!(server.not_modified("/full.crl"), 1);
+}
+
+fn far_future() -> eds_gateway::pki::time::UnixTime {
+    // Past every test CRL's nextUpdate: each tick of the refresher finds the full CRL due.
+    now().plus_seconds(10 * 365 * 86_400)
+}
+
+#[tokio::test]
+async fn background_refresher_asks_again_on_every_tick_until_the_store_is_dropped() {
+    let pki = Pki::get();
+    let server = Server::start().await;
+    server.file("/full.crl", pki.bytes("full.crl"));
+    let s = store(&server, "/full.crl", None, None);
+    assert_eq!(s.refresh_if_due(now()).await.len(), 1);
+    s.spawn_refresher(Duration::from_millis(20), far_future);
+    let mut asked = 0;
+    for _ in 0..200 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        asked = server.not_modified("/full.crl");
+        if asked >= 3 {
+            break;
+        }
+    }
+    assert!(asked >= 3, "refresher asked {asked} times");
+    // Dropping the last strong reference ends the task: the count stops growing.
+    // (A tick already in flight may still finish: let it.)
+    drop(s);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let after_drop = server.not_modified("/full.crl");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(server.not_modified("/full.crl"), after_drop);
+}
