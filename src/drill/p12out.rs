@@ -5,66 +5,17 @@
 
 use cbc::cipher::block_padding::Pkcs7;
 use cbc::cipher::{BlockModeEncrypt, InnerIvInit, KeyInit};
-use digest::Digest;
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
-use zeroize::Zeroizing;
 
 use super::der::{alg_id, explicit, int, null, octets, oid_str, seq, set, tlv};
 use super::keys::KeyError;
+// The PKCS#12 password encoding and key derivation are the reader's (`pki::p12`): one
+// implementation for both directions.
+use crate::pki::p12::{bmp_password as bmp, kdf};
 
 /// PBE and MAC iteration count.
 pub const ITERATIONS: u32 = 2048;
-
-fn bmp(password: &str) -> Zeroizing<Vec<u8>> {
-    let mut out = Zeroizing::new(Vec::new());
-    for unit in password.encode_utf16() {
-        out.extend_from_slice(&unit.to_be_bytes());
-    }
-    out.extend_from_slice(&[0, 0]);
-    out
-}
-
-/// RFC 7292 Appendix B.2 with SHA-1 (id 1 = key, 2 = IV, 3 = MAC key).
-fn kdf(pass: &[u8], salt: &[u8], id: u8, iterations: u32, n: usize) -> Zeroizing<Vec<u8>> {
-    const V: usize = 64;
-    let fill = |src: &[u8]| -> Vec<u8> {
-        if src.is_empty() {
-            Vec::new()
-        } else {
-            src.iter()
-                .cycle()
-                .take(V * src.len().div_ceil(V))
-                .copied()
-                .collect()
-        }
-    };
-    let mut i_buf = Zeroizing::new([fill(salt), fill(pass)].concat());
-    let mut out = Zeroizing::new(Vec::with_capacity(n));
-    loop {
-        let mut a = Sha1::new()
-            .chain_update([id; V])
-            .chain_update(&*i_buf)
-            .finalize();
-        for _ in 1..iterations {
-            a = Sha1::digest(a);
-        }
-        let take = (n - out.len()).min(a.len());
-        out.extend_from_slice(&a[..take]);
-        if out.len() >= n {
-            return out;
-        }
-        let b: Vec<u8> = a.iter().cycle().take(V).copied().collect();
-        for block in i_buf.chunks_mut(V) {
-            let mut carry = 1u16;
-            for k in (0..block.len()).rev() {
-                let sum = u16::from(block[k]) + u16::from(b[k]) + carry;
-                block[k] = sum.to_le_bytes()[0];
-                carry = sum >> 8;
-            }
-        }
-    }
-}
 
 fn salt() -> Result<[u8; 8], KeyError> {
     let mut s = [0u8; 8];

@@ -256,7 +256,7 @@ fn explicit0<'e>(kids: &'e [Elem], at: usize, what: &'static str) -> Result<&'e 
 }
 
 /// The password as RFC 7292 Appendix B.1 wants it: BMPString (UTF-16BE) with a 2-octet NUL.
-fn bmp_password(password: &str) -> Zeroizing<Vec<u8>> {
+pub fn bmp_password(password: &str) -> Zeroizing<Vec<u8>> {
     let mut out = Zeroizing::new(Vec::with_capacity(password.len() * 2 + 2));
     for unit in password.encode_utf16() {
         out.extend_from_slice(&unit.to_be_bytes());
@@ -267,7 +267,7 @@ fn bmp_password(password: &str) -> Zeroizing<Vec<u8>> {
 
 /// RFC 7292 Appendix B.2 key derivation with SHA-1 (u = 20, v = 64). `id` 1 = key, 2 = IV,
 /// 3 = MAC key.
-fn kdf(pass: &[u8], salt: &[u8], id: u8, iterations: u32, n: usize) -> Zeroizing<Vec<u8>> {
+pub fn kdf(pass: &[u8], salt: &[u8], id: u8, iterations: u32, n: usize) -> Zeroizing<Vec<u8>> {
     const V: usize = 64;
     let fill = |src: &[u8]| -> Vec<u8> {
         if src.is_empty() {
