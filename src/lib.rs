@@ -4,6 +4,7 @@
 //! The verification core lives in [`pki`]; it does no I/O.
 
 pub mod cli;
+pub mod clock;
 pub mod drill;
 pub mod pki;
 pub mod revocation;

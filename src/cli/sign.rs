@@ -10,6 +10,7 @@ use base64::Engine;
 use clap::Args;
 
 use super::inputs;
+use crate::clock::now;
 use crate::drill::der::pem;
 use crate::drill::sign::{self, SignOptions};
 use crate::pki::time::UnixTime;
@@ -71,16 +72,6 @@ pub fn password(file: &Option<PathBuf>, env: &Option<String>) -> Result<String, 
         return std::env::var(v).map_err(|_| format!("environment variable {v} is not set"));
     }
     Err("give --password-file or --password-env".into())
-}
-
-/// Current time.
-pub fn now() -> UnixTime {
-    UnixTime(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0),
-    )
 }
 
 /// Runs `sign`.

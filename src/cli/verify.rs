@@ -10,6 +10,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use serde_json::{Value, json};
 
 use super::inputs;
+use crate::clock::now;
 use crate::pki::cert::{Certificate, KeyUsage};
 use crate::pki::cms::{self, SignedData};
 use crate::pki::crl::Crl;
@@ -365,15 +366,6 @@ fn load_certs(
         }
     }
     Ok(out)
-}
-
-/// The current time, read here at the edge (the core never reads the clock).
-pub fn now() -> UnixTime {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0);
-    UnixTime(secs)
 }
 
 fn verify_cert(a: &CertArgs) -> ExitCode {

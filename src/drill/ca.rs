@@ -37,6 +37,7 @@ use serde::{Deserialize, Serialize};
 use super::builder::{self, CertSpec, CrlEntrySpec, CrlSpec, SingleStatus};
 use super::der::pem;
 use super::keys::{KeyError, KeyKind, SigningKey, key_id};
+pub use crate::clock::now;
 use crate::pki::cert::{Certificate, KeyUsage, oids as ext};
 use crate::pki::der_util;
 use crate::pki::name::oids as attr;
@@ -231,16 +232,6 @@ fn write_secret(path: &Path, bytes: &[u8]) -> Result<(), CaError> {
         .map_err(|e| err(format!("{}: {e}", path.display())))?;
     f.write_all(bytes)?;
     Ok(())
-}
-
-/// Current time.
-pub fn now() -> UnixTime {
-    UnixTime(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0),
-    )
 }
 
 /// 20 random bytes with the top bit cleared (NCA's serial size), never starting with 0x00.

@@ -41,6 +41,7 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 use super::der::pem;
 use super::sign::{SignOptions, Signer, sign_cms};
+use crate::clock::now;
 use crate::pki::cert::KeyUsage;
 use crate::pki::identity::NcaIdentity;
 use crate::pki::name::oids as name_oids;
@@ -272,15 +273,6 @@ fn c200(v: Value) -> Value {
 
 fn canceled() -> Value {
     c500("action.canceled")
-}
-
-fn now() -> UnixTime {
-    UnixTime(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0),
-    )
 }
 
 fn b64() -> base64::engine::GeneralPurpose {

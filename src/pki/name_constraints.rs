@@ -12,7 +12,7 @@
 //! decoded: an excluded otherName subtree refuses every otherName of the same type, and a
 //! permitted one admits none we cannot compare (deny by default).
 
-use super::cert::{Certificate, GeneralName, GeneralSubtree, NameConstraints};
+use super::cert::{Certificate, GeneralName, NameConstraints};
 use super::name::oids as name_oids;
 
 /// Why a name-constraints check failed.
@@ -337,18 +337,17 @@ fn describe(n: &GeneralName) -> String {
     }
 }
 
-/// Helper for tests and callers that hold a bare list.
-pub fn subtree(base: GeneralName) -> GeneralSubtree {
-    GeneralSubtree {
-        base,
-        minimum: 0,
-        maximum: None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn subtree(base: GeneralName) -> crate::pki::cert::GeneralSubtree {
+        crate::pki::cert::GeneralSubtree {
+            base,
+            minimum: 0,
+            maximum: None,
+        }
+    }
 
     #[test]
     fn dns_constraint_matches_added_labels_only() {

@@ -734,8 +734,6 @@ fn validate(
             }
         }
     }
-    // The anchor's issuance of cert 1 also consumes path length when cert 1 is a CA: the
-    // check above decrements only for intermediates, which is what §6.1.4 (l) describes.
     policy::process(&chain, &opts.policy).map_err(PathError::Policy)
 }
 

@@ -274,8 +274,9 @@ fn ocsp_status(
         expected_nonce: opts.ocsp_nonce.clone(),
         ..OcspCheckOptions::default()
     };
+    // A response that is about this certificate but unusable refuses; "unknown" answers and
+    // the absence of a response both leave the status unknown.
     let mut first_error: Option<SourceStatus> = None;
-    let mut unknown = false;
     for resp in &evidence.ocsp {
         // Responses about other certificates (other links of the chain) are not evidence here.
         if resp.find(cert, issuer).is_err() {
@@ -289,7 +290,7 @@ fn ocsp_status(
                     reason: reason.map(|r| r.name()),
                 };
             }
-            Ok(OcspStatus::Unknown) => unknown = true,
+            Ok(OcspStatus::Unknown) => {}
             Err(e) => {
                 if first_error.is_none() {
                     first_error = Some(SourceStatus::Error {
@@ -300,10 +301,7 @@ fn ocsp_status(
             }
         }
     }
-    match (first_error, unknown) {
-        (Some(e), _) => e,
-        (None, _) => SourceStatus::Unknown,
-    }
+    first_error.unwrap_or(SourceStatus::Unknown)
 }
 
 fn combine(entry: &CertRevocation, opts: &RevocationOptions) -> Result<(), PathError> {

@@ -10,6 +10,7 @@ use crate::pki::revocation::{Evidence, RevocationMode, RevocationOptions};
 use super::http::{GetOutcome, Http, HttpConfig};
 use super::ocsp_client::{OcspClient, OcspConfig};
 use super::ocsp_request::CertIdHash;
+pub use crate::clock::now;
 
 /// What `--online` fetches with.
 #[derive(Clone, Debug, Default)]
@@ -109,13 +110,4 @@ pub fn fetch_missing(
         }
     });
     notes
-}
-
-/// The clock, read at the edge.
-pub fn now() -> crate::pki::time::UnixTime {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0);
-    crate::pki::time::UnixTime(secs)
 }
