@@ -3,8 +3,13 @@
 //!
 //! The verification core lives in [`pki`]; it does no I/O.
 
+pub mod audit;
+pub mod auth;
 pub mod cli;
 pub mod clock;
 pub mod drill;
+pub mod gateway;
 pub mod pki;
 pub mod revocation;
+pub mod session;
+pub mod web;

@@ -1,0 +1,1 @@
+//! Login page, error pages, kk/ru/en messages and embedded static assets (issue 6 item 3).
