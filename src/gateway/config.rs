@@ -1,0 +1,670 @@
+//! `gateway.toml`: the whole configuration, parsed and validated before any port is bound
+//! (STYLE.md §12). [`Config::load`] returns every problem at once; `check-config` prints them and
+//! exits 64.
+//!
+//! Relative paths are resolved against the directory of the configuration file, so a config
+//! folder can be moved as a whole.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The configuration as written.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Listener and origin.
+    pub server: Server,
+    /// Trust store.
+    pub trust: Trust,
+    /// Which certificates may log in.
+    #[serde(default)]
+    pub purpose: Purpose,
+    /// Revocation checking.
+    #[serde(default)]
+    pub revocation: Revocation,
+    /// Sessions and their store.
+    #[serde(default)]
+    pub session: SessionCfg,
+    /// Login challenges.
+    #[serde(default)]
+    pub challenge: ChallengeCfg,
+    /// Staff directory.
+    pub staff: Staff,
+    /// Audit log.
+    pub audit: Audit,
+    /// Rate limits.
+    #[serde(default)]
+    pub rate_limit: RateLimit,
+    /// The MIS behind the gateway.
+    pub upstream: Upstream,
+    /// The login page.
+    #[serde(default)]
+    pub login_page: LoginPageCfg,
+    /// Set by [`Config::load`]: the directory relative paths are resolved against.
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+}
+
+/// `[server]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Server {
+    /// Listen address, e.g. `0.0.0.0:443`.
+    pub listen: String,
+    /// The origin browsers use, e.g. `https://mis.hospital.kz`: checked on every POST (CSRF)
+    /// and written into every challenge.
+    pub public_origin: String,
+    /// Serve plain HTTP. Only for localhost demos; must be said explicitly (issue 7 item 4).
+    #[serde(default)]
+    pub plain_http: bool,
+    /// Instance name (audit, logs); defaults to the host name or `gateway`.
+    #[serde(default)]
+    pub instance: Option<String>,
+    /// Take the client IP from the last X-Forwarded-For entry (only behind a trusted balancer).
+    #[serde(default)]
+    pub trust_forwarded_for: bool,
+    /// Largest request body accepted on `/eds/` endpoints (bytes).
+    #[serde(default = "default_max_body")]
+    pub max_body_bytes: usize,
+}
+
+fn default_max_body() -> usize {
+    // A CMS login is a few KB; NCA RSA chains with TSA tokens stay under 20 KB. 256 KiB leaves
+    // room and refuses a 10 MB body at once.
+    256 * 1024
+}
+
+/// `[trust]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Trust {
+    /// Folder of trust anchors and issuing CAs (certs/README.md).
+    pub dir: PathBuf,
+}
+
+/// `[purpose]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Purpose {
+    /// Certificate profiles allowed to log in: `gost2015`, `rsa-auth`, `rsa-sign`, `gost2004`.
+    #[serde(default = "default_profiles")]
+    pub allow_profiles: Vec<String>,
+}
+
+impl Default for Purpose {
+    fn default() -> Self {
+        Purpose {
+            allow_profiles: default_profiles(),
+        }
+    }
+}
+
+fn default_profiles() -> Vec<String> {
+    vec!["gost2015".into(), "rsa-auth".into()]
+}
+
+/// `[revocation]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Revocation {
+    /// `ocsp-then-crl` (default), `ocsp`, `crl`, `crl-and-ocsp`, or `danger-none` (no revocation
+    /// checking at all: refused unless `server.plain_http` demos ask for it by this name).
+    #[serde(default = "default_mode")]
+    pub mode: String,
+    /// OCSP responder for every issuer (instead of the certificates' AIA), e.g.
+    /// `http://ocsp.pki.gov.kz`.
+    #[serde(default)]
+    pub ocsp_url: Option<String>,
+    /// CertID hash: `sha256` (NCA) or `sha1`.
+    #[serde(default = "default_hash")]
+    pub ocsp_hash: String,
+    /// Send a nonce.
+    #[serde(default = "yes")]
+    pub ocsp_nonce: bool,
+    /// Largest accepted age of an OCSP answer without nextUpdate (seconds).
+    #[serde(default = "default_ocsp_max_age")]
+    pub ocsp_max_age_secs: u64,
+    /// CRLs, one per issuing CA.
+    #[serde(default)]
+    pub crl: Vec<CrlCfg>,
+    /// Where downloaded CRLs are kept across restarts.
+    #[serde(default)]
+    pub crl_dir: Option<PathBuf>,
+    /// How often the background refresher looks at the CRLs (seconds).
+    #[serde(default = "default_refresh")]
+    pub crl_refresh_secs: u64,
+}
+
+impl Default for Revocation {
+    fn default() -> Self {
+        Revocation {
+            mode: default_mode(),
+            ocsp_url: None,
+            ocsp_hash: default_hash(),
+            ocsp_nonce: true,
+            ocsp_max_age_secs: default_ocsp_max_age(),
+            crl: Vec::new(),
+            crl_dir: None,
+            crl_refresh_secs: default_refresh(),
+        }
+    }
+}
+
+fn default_mode() -> String {
+    "ocsp-then-crl".into()
+}
+fn default_hash() -> String {
+    "sha256".into()
+}
+fn yes() -> bool {
+    true
+}
+fn default_ocsp_max_age() -> u64 {
+    300
+}
+fn default_refresh() -> u64 {
+    60
+}
+
+/// `[[revocation.crl]]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CrlCfg {
+    /// The issuing CA certificate file whose CRL this is.
+    pub issuer: PathBuf,
+    /// Complete CRL URL.
+    pub url: String,
+    /// Delta CRL URL.
+    #[serde(default)]
+    pub delta_url: Option<String>,
+}
+
+/// `[session]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionCfg {
+    /// `embedded` (default) or `redis`.
+    #[serde(default = "default_store")]
+    pub store: String,
+    /// Embedded store folder.
+    #[serde(default = "default_session_dir")]
+    pub dir: PathBuf,
+    /// Redis URL (store = "redis").
+    #[serde(default)]
+    pub redis_url: Option<String>,
+    /// Key prefix in Redis (one per deployment).
+    #[serde(default = "default_prefix")]
+    pub redis_prefix: String,
+    /// Idle timeout (seconds; default 15 min).
+    #[serde(default = "default_idle")]
+    pub idle_timeout_secs: i64,
+    /// Absolute lifetime (seconds; default 12 h).
+    #[serde(default = "default_absolute")]
+    pub absolute_lifetime_secs: i64,
+    /// Live sessions per key; a new login ends the oldest (default 1).
+    #[serde(default = "one")]
+    pub max_sessions_per_key: usize,
+}
+
+impl Default for SessionCfg {
+    fn default() -> Self {
+        SessionCfg {
+            store: default_store(),
+            dir: default_session_dir(),
+            redis_url: None,
+            redis_prefix: default_prefix(),
+            idle_timeout_secs: default_idle(),
+            absolute_lifetime_secs: default_absolute(),
+            max_sessions_per_key: 1,
+        }
+    }
+}
+
+fn default_store() -> String {
+    "embedded".into()
+}
+fn default_session_dir() -> PathBuf {
+    PathBuf::from("data/sessions")
+}
+fn default_prefix() -> String {
+    "eds:".into()
+}
+fn default_idle() -> i64 {
+    15 * 60
+}
+fn default_absolute() -> i64 {
+    12 * 3600
+}
+fn one() -> usize {
+    1
+}
+
+/// `[challenge]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChallengeCfg {
+    /// Lifetime (seconds; default 120).
+    #[serde(default = "default_challenge_ttl")]
+    pub ttl_secs: i64,
+    /// Challenges one browser (pre-login cookie) may hold within a lifetime (default 5).
+    #[serde(default = "default_pending")]
+    pub max_pending_per_client: u64,
+}
+
+impl Default for ChallengeCfg {
+    fn default() -> Self {
+        ChallengeCfg {
+            ttl_secs: default_challenge_ttl(),
+            max_pending_per_client: default_pending(),
+        }
+    }
+}
+
+fn default_challenge_ttl() -> i64 {
+    120
+}
+fn default_pending() -> u64 {
+    5
+}
+
+/// `[staff]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Staff {
+    /// CSV or TOML staff file.
+    pub file: PathBuf,
+    /// How often the file is checked for changes (seconds).
+    #[serde(default = "default_staff_reload")]
+    pub reload_secs: u64,
+    /// Mapping rules: certificate attributes → extra roles.
+    #[serde(default)]
+    pub mapping: Vec<MappingCfg>,
+}
+
+fn default_staff_reload() -> u64 {
+    5
+}
+
+/// `[[staff.mapping]]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MappingCfg {
+    /// The certificate's organisation BIN must be this.
+    #[serde(default)]
+    pub bin: Option<String>,
+    /// The certificate must carry this NCA role (`employee`, `head`, `signright`, `finance`,
+    /// `hr`, `individual`, …).
+    #[serde(default)]
+    pub nca_role: Option<String>,
+    /// Roles granted.
+    pub grant: Vec<String>,
+}
+
+/// `[audit]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Audit {
+    /// The JSON-lines file.
+    pub file: PathBuf,
+    /// `per-record` (default) or `batch`.
+    #[serde(default = "default_fsync")]
+    pub fsync: String,
+    /// Rotate past this size (bytes).
+    #[serde(default)]
+    pub rotate_bytes: Option<u64>,
+}
+
+fn default_fsync() -> String {
+    "per-record".into()
+}
+
+/// `[rate_limit]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    /// Challenges per client IP per minute.
+    #[serde(default = "default_ch_ip")]
+    pub challenges_per_ip_per_minute: u64,
+    /// Failed logins per client IP per 15 minutes.
+    #[serde(default = "default_fail_ip")]
+    pub failed_logins_per_ip: u64,
+    /// Failed logins per IIN per 15 minutes.
+    #[serde(default = "default_fail_iin")]
+    pub failed_logins_per_iin: u64,
+}
+
+impl Default for RateLimit {
+    fn default() -> Self {
+        RateLimit {
+            challenges_per_ip_per_minute: default_ch_ip(),
+            failed_logins_per_ip: default_fail_ip(),
+            failed_logins_per_iin: default_fail_iin(),
+        }
+    }
+}
+
+fn default_ch_ip() -> u64 {
+    // A ward's PCs often share one NAT address: 60 a minute is one per second.
+    60
+}
+fn default_fail_ip() -> u64 {
+    30
+}
+fn default_fail_iin() -> u64 {
+    10
+}
+
+/// `[upstream]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Upstream {
+    /// Base URL of the MIS, e.g. `http://10.0.0.5:8080`.
+    pub url: String,
+    /// Identity headers sent to the MIS: any of `iin`, `name`, `bin`, `org`, `roles`, `serial`,
+    /// `sid` (data minimisation: send only what the MIS needs).
+    #[serde(default = "default_headers")]
+    pub identity_headers: Vec<String>,
+    /// Header name prefix.
+    #[serde(default = "default_header_prefix")]
+    pub header_prefix: String,
+}
+
+fn default_headers() -> Vec<String> {
+    ["iin", "name", "bin", "org", "roles", "serial", "sid"]
+        .map(String::from)
+        .to_vec()
+}
+fn default_header_prefix() -> String {
+    "X-EDS-".into()
+}
+
+/// `[login_page]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginPageCfg {
+    /// Where the page finds NCALayer.
+    #[serde(default = "default_ncalayer")]
+    pub ncalayer_url: String,
+    /// The name shown on the page.
+    #[serde(default = "default_name")]
+    pub gateway_name: String,
+}
+
+impl Default for LoginPageCfg {
+    fn default() -> Self {
+        LoginPageCfg {
+            ncalayer_url: default_ncalayer(),
+            gateway_name: default_name(),
+        }
+    }
+}
+
+fn default_ncalayer() -> String {
+    "wss://127.0.0.1:13579".into()
+}
+fn default_name() -> String {
+    "eds-gateway".into()
+}
+
+/// NCA role names accepted in `staff.mapping.nca_role` (`NcaRole::as_str`).
+pub const NCA_ROLE_NAMES: [&str; 8] = [
+    "individual",
+    "legal_entity",
+    "first_head",
+    "signing_right",
+    "finance_signing_right",
+    "hr",
+    "employee",
+    "information_system",
+];
+
+/// The identity header keys [`Upstream::identity_headers`] may list.
+pub const IDENTITY_FIELDS: [&str; 7] = ["iin", "name", "bin", "org", "roles", "serial", "sid"];
+
+impl Config {
+    /// Reads, parses and validates `path`. `Err` holds every problem found.
+    pub fn load(path: &Path) -> Result<Config, Vec<String>> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| vec![format!("{}: cannot read: {e}", path.display())])?;
+        let mut cfg: Config =
+            toml::from_str(&text).map_err(|e| vec![format!("{}: {e}", path.display())])?;
+        cfg.base_dir = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        let problems = cfg.problems();
+        if problems.is_empty() {
+            Ok(cfg)
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// `p` resolved against the config file's directory.
+    pub fn resolve(&self, p: &Path) -> PathBuf {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.base_dir.join(p)
+        }
+    }
+
+    /// The instance name.
+    pub fn instance(&self) -> String {
+        self.server
+            .instance
+            .clone()
+            .unwrap_or_else(|| "gateway".to_string())
+    }
+
+    /// Every semantic problem (files that must exist, URLs, ranges, combinations).
+    pub fn problems(&self) -> Vec<String> {
+        let mut p = Vec::new();
+        if self.server.listen.parse::<std::net::SocketAddr>().is_err() {
+            p.push(format!(
+                "server.listen {:?}: not an address like 0.0.0.0:443",
+                self.server.listen
+            ));
+        }
+        match parse_origin(&self.server.public_origin) {
+            Some(o) if o.starts_with("http://") && !self.server.plain_http => p.push(format!(
+                "server.public_origin {:?} is plain http: set server.plain_http = true (localhost demos only)",
+                self.server.public_origin
+            )),
+            Some(_) => {}
+            None => p.push(format!(
+                "server.public_origin {:?}: expected scheme://host[:port] with no path",
+                self.server.public_origin
+            )),
+        }
+        if !self.server.plain_http {
+            p.push(
+                "TLS listener is not built yet (issue 7): set server.plain_http = true and put the \
+                 gateway behind a TLS terminator on the same host"
+                    .into(),
+            );
+        }
+        if self.server.max_body_bytes < 16 * 1024 || self.server.max_body_bytes > 16 << 20 {
+            p.push("server.max_body_bytes: must be between 16384 and 16777216".into());
+        }
+        let trust = self.resolve(&self.trust.dir);
+        if !trust.is_dir() {
+            p.push(format!("trust.dir {}: not a directory", trust.display()));
+        }
+        for prof in &self.purpose.allow_profiles {
+            if !["gost2015", "rsa-auth", "rsa-sign", "gost2004"].contains(&prof.as_str()) {
+                p.push(format!(
+                    "purpose.allow_profiles: unknown profile {prof:?} (gost2015, rsa-auth, rsa-sign, gost2004)"
+                ));
+            }
+        }
+        if self.purpose.allow_profiles.is_empty() {
+            p.push("purpose.allow_profiles: empty: nobody could log in".into());
+        }
+        let mode = self.revocation.mode.as_str();
+        if mode == "danger-none" {
+            if !self.server.plain_http {
+                p.push(
+                    "revocation.mode = \"danger-none\" is only accepted with plain_http demos"
+                        .into(),
+                );
+            }
+        } else if crate::revocation::policy::Mode::from_name(mode).is_none() {
+            p.push(format!(
+                "revocation.mode {mode:?}: use ocsp-then-crl, ocsp, crl or crl-and-ocsp"
+            ));
+        } else {
+            if mode != "ocsp" && self.revocation.crl.is_empty() {
+                p.push(format!(
+                    "revocation.mode {mode:?} needs at least one [[revocation.crl]]"
+                ));
+            }
+        }
+        if !["sha256", "sha1"].contains(&self.revocation.ocsp_hash.as_str()) {
+            p.push(format!(
+                "revocation.ocsp_hash {:?}: sha256 or sha1",
+                self.revocation.ocsp_hash
+            ));
+        }
+        if let Some(u) = &self.revocation.ocsp_url {
+            check_http_url("revocation.ocsp_url", u, &mut p);
+        }
+        for (i, c) in self.revocation.crl.iter().enumerate() {
+            let f = self.resolve(&c.issuer);
+            if !f.is_file() {
+                p.push(format!(
+                    "revocation.crl[{i}].issuer {}: no such file",
+                    f.display()
+                ));
+            }
+            check_http_url(&format!("revocation.crl[{i}].url"), &c.url, &mut p);
+            if let Some(d) = &c.delta_url {
+                check_http_url(&format!("revocation.crl[{i}].delta_url"), d, &mut p);
+            }
+        }
+        match self.session.store.as_str() {
+            "embedded" => {}
+            "redis" => match &self.session.redis_url {
+                Some(u) if u.starts_with("redis://") || u.starts_with("rediss://") => {}
+                Some(u) => p.push(format!("session.redis_url {u:?}: expected redis://…")),
+                None => p.push("session.store = \"redis\" needs session.redis_url".into()),
+            },
+            s => p.push(format!("session.store {s:?}: embedded or redis")),
+        }
+        if !(60..=86_400).contains(&self.session.idle_timeout_secs) {
+            p.push("session.idle_timeout_secs: between 60 and 86400".into());
+        }
+        if !(300..=7 * 86_400).contains(&self.session.absolute_lifetime_secs) {
+            p.push("session.absolute_lifetime_secs: between 300 and 604800".into());
+        }
+        if self.session.idle_timeout_secs > self.session.absolute_lifetime_secs {
+            p.push("session.idle_timeout_secs is longer than absolute_lifetime_secs".into());
+        }
+        if self.session.max_sessions_per_key == 0 {
+            p.push("session.max_sessions_per_key: at least 1".into());
+        }
+        if !(10..=3600).contains(&self.challenge.ttl_secs) {
+            p.push("challenge.ttl_secs: between 10 and 3600".into());
+        }
+        if self.challenge.max_pending_per_client == 0 {
+            p.push("challenge.max_pending_per_client: at least 1".into());
+        }
+        let staff = self.resolve(&self.staff.file);
+        if !staff.is_file() {
+            p.push(format!("staff.file {}: no such file", staff.display()));
+        }
+        for (i, m) in self.staff.mapping.iter().enumerate() {
+            if m.grant.is_empty() {
+                p.push(format!("staff.mapping[{i}].grant: empty"));
+            }
+            if m.bin.is_none() && m.nca_role.is_none() {
+                p.push(format!(
+                    "staff.mapping[{i}]: needs bin or nca_role (a rule for everyone is a role in the staff file)"
+                ));
+            }
+            if let Some(b) = &m.bin {
+                if b.len() != 12 || !b.bytes().all(|c| c.is_ascii_digit()) {
+                    p.push(format!("staff.mapping[{i}].bin {b:?}: 12 digits"));
+                }
+            }
+            if let Some(r) = &m.nca_role {
+                if !NCA_ROLE_NAMES.contains(&r.as_str()) {
+                    p.push(format!(
+                        "staff.mapping[{i}].nca_role {r:?}: unknown NCA role"
+                    ));
+                }
+            }
+        }
+        if !["per-record", "batch"].contains(&self.audit.fsync.as_str()) {
+            p.push(format!(
+                "audit.fsync {:?}: per-record or batch",
+                self.audit.fsync
+            ));
+        }
+        if let Some(dir) = self.resolve(&self.audit.file).parent() {
+            if !dir.as_os_str().is_empty() && dir.exists() && !dir.is_dir() {
+                p.push(format!("audit.file: {} is not a directory", dir.display()));
+            }
+        }
+        check_http_url("upstream.url", &self.upstream.url, &mut p);
+        for h in &self.upstream.identity_headers {
+            if !IDENTITY_FIELDS.contains(&h.as_str()) {
+                p.push(format!(
+                    "upstream.identity_headers: unknown field {h:?} ({})",
+                    IDENTITY_FIELDS.join(", ")
+                ));
+            }
+        }
+        let prefix = &self.upstream.header_prefix;
+        if prefix.is_empty()
+            || !prefix
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        {
+            p.push(format!(
+                "upstream.header_prefix {prefix:?}: letters, digits and '-' only"
+            ));
+        }
+        let nl = &self.login_page.ncalayer_url;
+        if !(nl.starts_with("wss://") || nl.starts_with("ws://")) {
+            p.push(format!("login_page.ncalayer_url {nl:?}: expected wss://…"));
+        }
+        p
+    }
+}
+
+/// `scheme://host[:port]` with nothing after it, lowercased; `None` if not an origin.
+pub fn parse_origin(s: &str) -> Option<String> {
+    let (scheme, rest) = s.split_once("://")?;
+    if !(scheme == "http" || scheme == "https") || rest.is_empty() || rest.contains('/') {
+        return None;
+    }
+    if rest.contains(['?', '#', '@', ' ']) {
+        return None;
+    }
+    Some(format!("{scheme}://{}", rest.to_ascii_lowercase()))
+}
+
+fn check_http_url(field: &str, u: &str, p: &mut Vec<String>) {
+    match reqwest::Url::parse(u) {
+        Ok(url) if url.scheme() == "http" || url.scheme() == "https" => {}
+        _ => p.push(format!("{field} {u:?}: expected an http(s) URL")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origin_parsing_refuses_paths_and_userinfo() {
+        assert_eq!(
+            parse_origin("https://MIS.example.kz").as_deref(),
+            Some("https://mis.example.kz")
+        );
+        assert_eq!(parse_origin("https://a/b"), None);
+        assert_eq!(parse_origin("https://u@a"), None);
+        assert_eq!(parse_origin("ftp://a"), None);
+    }
+}

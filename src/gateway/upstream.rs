@@ -1,0 +1,366 @@
+//! The hand-off to the MIS: one upstream, bodies streamed both ways (hyper-util's pooled client,
+//! DESIGN.md "Suggested crates"), header hygiene, and the identity headers.
+//!
+//! Header hygiene, in this order (RFC 9110 §7.6.1 and DESIGN.md step 7):
+//! 1. hop-by-hop headers go, with every header named in `Connection`;
+//! 2. every client header that could pass for an identity header goes: any name that, lowercased
+//!    and with `_` read as `-`, starts with the configured prefix (`x-eds-`), in any case and any
+//!    number of copies;
+//! 3. the gateway's own cookies are cut out of `Cookie` (the MIS never sees a session token);
+//! 4. X-Forwarded-For/-Proto/-Host, Forwarded and X-Request-Id are set;
+//! 5. the identity headers of the session are added (names and organisations, which are
+//!    Cyrillic, percent-encoded as UTF-8: RFC 8187's value encoding without the charset prefix).
+//!
+//! This is the minimal proxy issue 6 needs for its demo; issue 7 adds routes, WebSockets, TLS to
+//! the upstream, the signed assertion and the timeouts table.
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use axum::http::{Request, Response, StatusCode, Uri};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+
+use crate::session::Session;
+
+/// Hop-by-hop headers (RFC 9110 §7.6.1; Proxy-Connection and Keep-Alive as deployed).
+const HOP_BY_HOP: [&str; 9] = [
+    "connection",
+    "proxy-connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// Why the upstream gave no response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpstreamError {
+    /// Refused, reset, or an unusable answer: 502.
+    Unavailable,
+    /// No response headers in time: 504.
+    Timeout,
+}
+
+impl UpstreamError {
+    /// Reason code.
+    pub fn code(self) -> &'static str {
+        match self {
+            UpstreamError::Unavailable => "upstream_unavailable",
+            UpstreamError::Timeout => "upstream_timeout",
+        }
+    }
+    /// HTTP status.
+    pub fn status(self) -> StatusCode {
+        match self {
+            UpstreamError::Unavailable => StatusCode::BAD_GATEWAY,
+            UpstreamError::Timeout => StatusCode::GATEWAY_TIMEOUT,
+        }
+    }
+}
+
+/// The upstream and how identity is passed to it.
+#[derive(Clone)]
+pub struct Upstream {
+    client: Client<HttpConnector, Body>,
+    scheme: String,
+    authority: String,
+    base_path: String,
+    prefix_lower: String,
+    prefix: String,
+    fields: Vec<String>,
+    first_byte_timeout: Duration,
+    cookie_names: Vec<String>,
+}
+
+/// Per-request facts the gateway adds.
+pub struct Forwarding<'a> {
+    /// The client's address.
+    pub client_ip: &'a str,
+    /// `https` or `http`, as the client reached the gateway.
+    pub proto: &'a str,
+    /// The Host the client asked for.
+    pub host: Option<&'a str>,
+    /// The request id.
+    pub request_id: &'a str,
+}
+
+impl Upstream {
+    /// An upstream at `url` (`http://host:port[/base]`). `cookie_names` are the gateway's own
+    /// cookies, never forwarded.
+    pub fn new(
+        url: &str,
+        header_prefix: &str,
+        fields: &[String],
+        cookie_names: &[&str],
+    ) -> Result<Upstream, String> {
+        let uri: Uri = url
+            .parse()
+            .map_err(|e| format!("upstream.url {url:?}: {e}"))?;
+        let scheme = uri.scheme_str().unwrap_or("http").to_string();
+        if scheme != "http" {
+            return Err(format!(
+                "upstream.url {url:?}: only http upstreams so far (TLS upstreams: issue 7)"
+            ));
+        }
+        let authority = uri
+            .authority()
+            .map(|a| a.to_string())
+            .ok_or_else(|| format!("upstream.url {url:?}: no host"))?;
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(Duration::from_secs(5)));
+        connector.set_nodelay(true);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build(connector);
+        Ok(Upstream {
+            client,
+            scheme,
+            authority,
+            base_path: uri.path().trim_end_matches('/').to_string(),
+            prefix_lower: header_prefix.to_ascii_lowercase().replace('_', "-"),
+            prefix: header_prefix.to_string(),
+            fields: fields.to_vec(),
+            first_byte_timeout: Duration::from_secs(60),
+            cookie_names: cookie_names.iter().map(|s| s.to_string()).collect(),
+        })
+    }
+
+    /// Forwards `req` (already allowed) with the identity of `session`, streaming both bodies.
+    pub async fn forward(
+        &self,
+        req: Request<Body>,
+        session: Option<&Session>,
+        fwd: &Forwarding<'_>,
+    ) -> Result<Response<Body>, UpstreamError> {
+        let (mut parts, body) = req.into_parts();
+        let path_q = parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/");
+        let uri: Uri = format!(
+            "{}://{}{}{}",
+            self.scheme, self.authority, self.base_path, path_q
+        )
+        .parse()
+        .map_err(|_| UpstreamError::Unavailable)?;
+        parts.uri = uri;
+        parts.version = axum::http::Version::HTTP_11;
+        let h = &mut parts.headers;
+        strip_hop_by_hop(h);
+        self.strip_identity(h);
+        self.strip_own_cookies(h);
+        set_forwarded(h, fwd);
+        if let Some(s) = session {
+            self.add_identity(h, s);
+        }
+        if let Ok(v) = HeaderValue::from_str(&self.authority) {
+            h.insert(header::HOST, v);
+        }
+        let req = Request::from_parts(parts, body);
+        let resp =
+            match tokio::time::timeout(self.first_byte_timeout, self.client.request(req)).await {
+                Err(_) => return Err(UpstreamError::Timeout),
+                Ok(Err(_)) => return Err(UpstreamError::Unavailable),
+                Ok(Ok(r)) => r,
+            };
+        let (mut parts, body) = resp.into_parts();
+        strip_hop_by_hop(&mut parts.headers);
+        Ok(Response::from_parts(parts, Body::new(body)))
+    }
+
+    /// Removes every header a client could use to pass for an identity header.
+    pub fn strip_identity(&self, h: &mut HeaderMap) {
+        let doomed: Vec<HeaderName> = h
+            .keys()
+            .filter(|k| {
+                k.as_str()
+                    .to_ascii_lowercase()
+                    .replace('_', "-")
+                    .starts_with(&self.prefix_lower)
+            })
+            .cloned()
+            .collect();
+        for k in doomed {
+            h.remove(&k);
+        }
+    }
+
+    fn strip_own_cookies(&self, h: &mut HeaderMap) {
+        let mut kept = Vec::new();
+        for v in h.get_all(header::COOKIE) {
+            let Ok(s) = v.to_str() else { continue };
+            for c in s.split(';') {
+                let name = c.split('=').next().unwrap_or("").trim();
+                if !self.cookie_names.iter().any(|n| n == name) && !c.trim().is_empty() {
+                    kept.push(c.trim().to_string());
+                }
+            }
+        }
+        h.remove(header::COOKIE);
+        if !kept.is_empty() {
+            if let Ok(v) = HeaderValue::from_str(&kept.join("; ")) {
+                h.insert(header::COOKIE, v);
+            }
+        }
+    }
+
+    fn add_identity(&self, h: &mut HeaderMap, s: &Session) {
+        let id = &s.identity;
+        for f in &self.fields {
+            let value = match f.as_str() {
+                "iin" => Some(id.iin.clone()),
+                "name" => Some(pct_encode(&id.name)),
+                "bin" => id.bin.clone(),
+                "org" => id.org.as_deref().map(pct_encode),
+                "roles" => Some(id.roles.join(",")),
+                "serial" => Some(id.cert_serial.clone()),
+                "sid" => Some(s.sid.clone()),
+                _ => None,
+            };
+            let (Some(value), Ok(name)) = (
+                value,
+                HeaderName::from_bytes(format!("{}{}", self.prefix, f).as_bytes()),
+            ) else {
+                continue;
+            };
+            if let Ok(v) = HeaderValue::from_str(&value) {
+                h.insert(name, v);
+            }
+        }
+    }
+}
+
+fn strip_hop_by_hop(h: &mut HeaderMap) {
+    let named: Vec<String> = h
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|s| s.split(','))
+        .map(|s| s.trim().to_ascii_lowercase())
+        .filter(|s| !s.is_empty())
+        .collect();
+    for n in HOP_BY_HOP.iter().map(|s| s.to_string()).chain(named) {
+        if let Ok(name) = HeaderName::from_bytes(n.as_bytes()) {
+            h.remove(name);
+        }
+    }
+}
+
+fn set_forwarded(h: &mut HeaderMap, f: &Forwarding<'_>) {
+    let xff = match h.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+        Some(prev) => format!("{prev}, {}", f.client_ip),
+        None => f.client_ip.to_string(),
+    };
+    let pairs = [
+        ("x-forwarded-for", xff),
+        ("x-forwarded-proto", f.proto.to_string()),
+        ("x-forwarded-host", f.host.unwrap_or("").to_string()),
+        ("x-request-id", f.request_id.to_string()),
+        (
+            "forwarded",
+            format!(
+                "for=\"{}\";proto={}{}",
+                f.client_ip,
+                f.proto,
+                f.host
+                    .map(|h| format!(";host=\"{}\"", h.replace('"', "")))
+                    .unwrap_or_default()
+            ),
+        ),
+    ];
+    for (k, v) in pairs {
+        h.remove(k);
+        if v.is_empty() {
+            continue;
+        }
+        if let Ok(v) = HeaderValue::from_str(&v) {
+            h.insert(HeaderName::from_static(k), v);
+        }
+    }
+}
+
+/// Percent-encodes everything outside unreserved ASCII (RFC 3986 §2.3), as UTF-8.
+pub fn pct_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() * 3);
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn up() -> Upstream {
+        Upstream::new(
+            "http://127.0.0.1:9",
+            "X-EDS-",
+            &["iin".to_string()],
+            &["__Host-eds-session"],
+        )
+        .expect("upstream")
+    }
+
+    #[test]
+    fn client_identity_headers_are_removed_in_every_spelling() {
+        let mut h = HeaderMap::new();
+        for n in [
+            "x-eds-iin",
+            "X-EDS-IIN",
+            "x_eds_iin",
+            "X_Eds-Roles",
+            "x-eds-anything",
+        ] {
+            h.append(
+                HeaderName::from_bytes(n.as_bytes()).expect("name"),
+                HeaderValue::from_static("forged"),
+            );
+        }
+        h.insert("x-other", HeaderValue::from_static("kept"));
+        up().strip_identity(&mut h);
+        assert_eq!(h.len(), 1, "{h:?}");
+    }
+
+    #[test]
+    fn own_cookies_are_cut_out_and_others_kept() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; __Host-eds-session=secret; b=2"),
+        );
+        up().strip_own_cookies(&mut h);
+        assert_eq!(h.get(header::COOKIE).expect("cookie"), "a=1; b=2");
+    }
+
+    #[test]
+    fn hop_by_hop_and_connection_named_headers_go() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::CONNECTION,
+            HeaderValue::from_static("close, x-secret"),
+        );
+        h.insert("x-secret", HeaderValue::from_static("1"));
+        h.insert("keep-alive", HeaderValue::from_static("1"));
+        h.insert("x-fine", HeaderValue::from_static("1"));
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h.len(), 1);
+        assert!(h.contains_key("x-fine"));
+    }
+
+    #[test]
+    fn cyrillic_names_are_percent_encoded() {
+        assert_eq!(pct_encode("Ә b"), "%D3%98%20b");
+    }
+}
