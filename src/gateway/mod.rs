@@ -2,3 +2,5 @@
 //! limits, and the hand-off to the MIS (issue 6 items 1, 5, 7, 8).
 pub mod config;
 pub mod upstream;
+pub mod demo;
+pub mod client;

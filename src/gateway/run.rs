@@ -1,0 +1,239 @@
+//! Assembles a running gateway from a validated [`Config`]: trust store, purpose policy, online
+//! revocation (OCSP client, CRL stores with their refresher), staff directory with its watcher,
+//! session store, audit log, upstream; then serves until shutdown, draining in-flight requests.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::audit::{AuditConfig, AuditLog, FsyncMode};
+use crate::auth::login::LoginVerifier;
+use crate::auth::purpose::PurposePolicy;
+use crate::auth::staff::{MappingRule, StaffDirectory};
+use crate::auth::trust::TrustStore;
+use crate::pki::cert::Certificate;
+use crate::pki::time::UnixTime;
+use crate::revocation::checker::Checker;
+use crate::revocation::crl_store::{CrlStore, CrlStoreConfig};
+use crate::revocation::http::{Http, HttpConfig};
+use crate::revocation::ocsp_client::{OcspClient, OcspConfig};
+use crate::revocation::ocsp_request::CertIdHash;
+use crate::revocation::policy::{Mode, Policy};
+use crate::session::Store;
+
+use super::config::Config;
+use super::server::{self, AppState, Clock, PRELOGIN_COOKIE, SESSION_COOKIE};
+use super::upstream::Upstream;
+
+/// What [`build`] made, besides the state: handles for tests and the demo.
+pub struct Built {
+    /// Shared handler state.
+    pub state: Arc<AppState>,
+    /// The CRL stores (one per configured issuer).
+    pub crl_stores: Vec<Arc<CrlStore>>,
+}
+
+/// Builds everything from `cfg` (no port bound yet). `Err` lists every problem.
+pub async fn build(cfg: Config, clock: Clock) -> Result<Built, Vec<String>> {
+    let mut problems = Vec::new();
+    let trust = match TrustStore::load_dir(&cfg.resolve(&cfg.trust.dir)) {
+        Ok(t) => Some(Arc::new(t)),
+        Err(e) => {
+            problems.push(format!("trust store: {e}"));
+            None
+        }
+    };
+    let purpose = match PurposePolicy::from_names(&cfg.purpose.allow_profiles) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            problems.push(format!("purpose: {e}"));
+            None
+        }
+    };
+    let mut rules = Vec::new();
+    for (i, m) in cfg.staff.mapping.iter().enumerate() {
+        match MappingRule::from_config(m.bin.clone(), m.nca_role.as_deref(), m.grant.clone()) {
+            Ok(r) => rules.push(r),
+            Err(e) => problems.push(format!("staff.mapping[{i}]: {e}")),
+        }
+    }
+    let staff = match StaffDirectory::load(&cfg.resolve(&cfg.staff.file), rules) {
+        Ok(s) => Some(Arc::new(s)),
+        Err(e) => {
+            problems.push(format!("staff file: {e}"));
+            None
+        }
+    };
+    let (checker, crl_stores) = match revocation(&cfg, &mut problems).await {
+        Some((c, s)) => (c, s),
+        None => (None, Vec::new()),
+    };
+    let store: Option<Arc<dyn Store>> = match open_store(&cfg).await {
+        Ok(s) => Some(s),
+        Err(e) => {
+            problems.push(e);
+            None
+        }
+    };
+    let audit = match AuditLog::open(AuditConfig {
+        path: cfg.resolve(&cfg.audit.file),
+        instance: cfg.instance(),
+        fsync: if cfg.audit.fsync == "batch" {
+            FsyncMode::Batch {
+                max_records: 64,
+                max_delay: Duration::from_millis(200),
+            }
+        } else {
+            FsyncMode::PerRecord
+        },
+        rotate_bytes: cfg.audit.rotate_bytes,
+    }) {
+        Ok(a) => Some(a),
+        Err(e) => {
+            problems.push(format!("audit: {e}"));
+            None
+        }
+    };
+    let upstream = match Upstream::new(
+        &cfg.upstream.url,
+        &cfg.upstream.header_prefix,
+        &cfg.upstream.identity_headers,
+        &[SESSION_COOKIE, PRELOGIN_COOKIE],
+    ) {
+        Ok(u) => Some(u),
+        Err(e) => {
+            problems.push(e);
+            None
+        }
+    };
+    let (Some(trust), Some(purpose), Some(staff), Some(store), Some(audit), Some(upstream)) =
+        (trust, purpose, staff, store, audit, upstream)
+    else {
+        return Err(problems);
+    };
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let verifier = match checker {
+        Some(c) => LoginVerifier::new(trust, purpose, c, staff.clone()),
+        None => LoginVerifier::danger_no_revocation(trust, purpose, staff.clone()),
+    };
+    // The staff file is re-read when it changes; every reload (or failed reload) is audited.
+    let reload_audit = audit.clone();
+    let reload_clock = clock.clone();
+    staff.spawn_watcher(
+        Duration::from_secs(cfg.staff.reload_secs.max(1)),
+        move |r| {
+            let (event, fields) = match r {
+                Ok(s) => (
+                    "staff_reloaded",
+                    json!({"records": s.records, "added": s.added, "removed": s.removed, "changed": s.changed}),
+                ),
+                Err(e) => ("staff_reload_failed", json!({"error": e.to_string()})),
+            };
+            if let Err(e) = reload_audit.append(event, reload_clock(), fields) {
+                eprintln!("eds-gateway: AUDIT WRITE FAILED for {event}: {e}");
+            }
+        },
+    );
+    let state = AppState::new(cfg, store, Arc::new(verifier), audit, upstream, clock);
+    Ok(Built { state, crl_stores })
+}
+
+async fn open_store(cfg: &Config) -> Result<Arc<dyn Store>, String> {
+    match cfg.session.store.as_str() {
+        "redis" => {
+            let url = cfg.session.redis_url.clone().unwrap_or_default();
+            crate::session::redis_store::RedisStore::connect(&url, &cfg.session.redis_prefix)
+                .await
+                .map(|s| Arc::new(s) as Arc<dyn Store>)
+                .map_err(|e| format!("session store: {e}"))
+        }
+        _ => crate::session::embedded::EmbeddedStore::open(&cfg.resolve(&cfg.session.dir))
+            .map(|s| Arc::new(s) as Arc<dyn Store>)
+            .map_err(|e| format!("session store: {e}")),
+    }
+}
+
+type Revocation = (Option<Arc<Checker>>, Vec<Arc<CrlStore>>);
+
+async fn revocation(cfg: &Config, problems: &mut Vec<String>) -> Option<Revocation> {
+    let r = &cfg.revocation;
+    if r.mode == "danger-none" {
+        eprintln!(
+            "eds-gateway: WARNING revocation.mode = \"danger-none\": revoked keys can log in (demo only)"
+        );
+        return Some((None, Vec::new()));
+    }
+    let mode = Mode::from_name(&r.mode)?;
+    let http = match Http::new(HttpConfig::default()) {
+        Ok(h) => h,
+        Err(e) => {
+            problems.push(format!("revocation HTTP client: {e}"));
+            return None;
+        }
+    };
+    let ocsp = if mode == Mode::Crl {
+        None
+    } else {
+        Some(Arc::new(OcspClient::new(
+            http.clone(),
+            OcspConfig {
+                url_override: r.ocsp_url.clone(),
+                hash: CertIdHash::from_name(&r.ocsp_hash).unwrap_or(CertIdHash::Sha256),
+                nonce: r.ocsp_nonce,
+                max_age: Duration::from_secs(r.ocsp_max_age_secs),
+                ..OcspConfig::default()
+            },
+        )))
+    };
+    let mut stores = Vec::new();
+    for (i, c) in r.crl.iter().enumerate() {
+        let path = cfg.resolve(&c.issuer);
+        let issuer = match std::fs::read(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|b| Certificate::parse(&b).map_err(|e| e.to_string()))
+        {
+            Ok(c) => c,
+            Err(e) => {
+                problems.push(format!("revocation.crl[{i}].issuer {}: {e}", path.display()));
+                continue;
+            }
+        };
+        let mut sc = CrlStoreConfig::new(c.url.clone());
+        sc.delta_url = c.delta_url.clone();
+        sc.dir = r.crl_dir.as_ref().map(|d| cfg.resolve(d).join(format!("issuer{i}")));
+        let store = Arc::new(CrlStore::new(http.clone(), Arc::new(issuer), sc));
+        let _ = store.load_persisted().await;
+        stores.push(store);
+    }
+    let checker = Checker {
+        policy: Policy::new(mode),
+        ocsp,
+        crls: stores.clone(),
+    };
+    Some((Some(Arc::new(checker)), stores))
+}
+
+/// Fetches what the CRL stores lack (bounded wait), then starts their refreshers.
+pub async fn start_revocation(stores: &[Arc<CrlStore>], every: Duration, now: UnixTime) {
+    for s in stores {
+        let _ = tokio::time::timeout(Duration::from_secs(10), s.refresh_if_due(now)).await;
+        s.spawn_refresher(every, crate::clock::now);
+    }
+}
+
+/// Serves `state` on `listener` until `shutdown` resolves, then drains in-flight requests.
+pub async fn serve(
+    state: Arc<AppState>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    server::spawn_background(&state);
+    let app = server::app(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,973 @@
+//! The `/eds/` endpoints and the session gate in front of the MIS (DESIGN.md "The flow of one
+//! login"). `fn app(state) -> Router` so tests run it in-process or on port 0 (STYLE.md).
+//!
+//! | endpoint | what |
+//! |---|---|
+//! | `GET /eds/login` | login page (kk/ru/en); sets the pre-login cookie |
+//! | `POST /eds/challenge` | a one-time challenge bound to the pre-login cookie |
+//! | `POST /eds/login` | CMS over the challenge → session cookie |
+//! | `GET /eds/logout` | a page with a logout button (for MIS links) |
+//! | `POST /eds/logout` | ends the session everywhere |
+//! | `GET /eds/session` | who am I (JSON) |
+//! | `GET /eds/healthz` | liveness |
+//! | `GET /eds/static/…` | the page's script and style |
+//! | anything else | session check → the MIS |
+//!
+//! CSRF (issue 6 item 5): every POST must come with `Origin` equal to `server.public_origin`
+//! and the token in `X-EDS-CSRF` (or a `csrf` form field): before login the token is
+//! SHA-256("eds-csrf" ‖ pre-login cookie), after login the session's own random token. Both are
+//! unguessable without the HttpOnly cookie, so a cross-site page can neither read nor forge them.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::header::{self, HeaderMap, HeaderValue};
+use axum::http::{Method, Request, Response, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::audit::AuditLog;
+use crate::auth::challenge;
+use crate::auth::login::LoginVerifier;
+use crate::auth::refusal::Refusal;
+use crate::pki::time::UnixTime;
+use crate::session::{Session, Store, StoreEvent};
+use crate::web::i18n::{self, Lang};
+use crate::web::pages;
+
+use super::config::Config;
+use super::upstream::{Forwarding, Upstream};
+
+/// The session cookie.
+pub const SESSION_COOKIE: &str = "__Host-eds-session";
+/// The pre-login cookie that binds a challenge to one browser.
+pub const PRELOGIN_COOKIE: &str = "__Host-eds-pre";
+/// The language cookie.
+pub const LANG_COOKIE: &str = "eds_lang";
+/// How long a gateway instance trusts its cached copy of a session before asking the store
+/// again. Logout and kill reach every instance at once through the store's events; this bounds
+/// the damage if an event is lost.
+const SESSION_CACHE_SECS: i64 = 5;
+
+/// The gateway's clock (injectable: tests pin it).
+pub type Clock = Arc<dyn Fn() -> UnixTime + Send + Sync>;
+
+/// Everything the handlers share.
+pub struct AppState {
+    /// The validated configuration.
+    pub cfg: Config,
+    /// Sessions, challenges, counters, events.
+    pub store: Arc<dyn Store>,
+    /// The login check.
+    pub verifier: Arc<LoginVerifier>,
+    /// The audit log.
+    pub audit: AuditLog,
+    /// The MIS.
+    pub upstream: Upstream,
+    /// Now.
+    pub clock: Clock,
+    /// Sessions seen recently on this instance: token hash → (session, when fetched).
+    cache: Mutex<HashMap<String, (Session, i64)>>,
+    origin: String,
+}
+
+impl AppState {
+    /// Assembles the state.
+    pub fn new(
+        cfg: Config,
+        store: Arc<dyn Store>,
+        verifier: Arc<LoginVerifier>,
+        audit: AuditLog,
+        upstream: Upstream,
+        clock: Clock,
+    ) -> Arc<AppState> {
+        let origin = super::config::parse_origin(&cfg.server.public_origin)
+            .unwrap_or_else(|| cfg.server.public_origin.clone());
+        Arc::new(AppState {
+            cfg,
+            store,
+            verifier,
+            audit,
+            upstream,
+            clock,
+            cache: Mutex::new(HashMap::new()),
+            origin,
+        })
+    }
+
+    fn now(&self) -> UnixTime {
+        (self.clock)()
+    }
+
+    /// Writes an audit record; a failure to audit is logged to stderr (the request already
+    /// happened) and counted.
+    async fn audit(&self, event: &str, fields: Value) {
+        if let Err(e) = self.audit.append_async(event, self.now(), fields).await {
+            eprintln!("eds-gateway: AUDIT WRITE FAILED for {event}: {e}");
+        }
+    }
+
+    fn forget(&self, token_hash: &str) {
+        if let Ok(mut c) = self.cache.lock() {
+            c.remove(token_hash);
+        }
+    }
+}
+
+/// The router.
+pub fn app(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/eds/login", get(login_page).post(login))
+        .route("/eds/challenge", axum::routing::post(new_challenge))
+        .route("/eds/logout", get(logout_page).post(logout))
+        .route("/eds/session", get(whoami))
+        .route("/eds/healthz", get(|| async { "ok" }))
+        .route("/eds/static/{*file}", get(static_file))
+        .fallback(gate)
+        .with_state(state)
+}
+
+/// Starts the background work: store events → cache eviction, expiry sweeps.
+pub fn spawn_background(state: &Arc<AppState>) {
+    let s = state.clone();
+    let mut rx = s.store.subscribe();
+    tokio::spawn(async move {
+        loop {
+            match rx.recv().await {
+                Ok(StoreEvent::SessionEnded { token_hash, .. }) => s.forget(&token_hash),
+                Ok(_) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                    // Missed events: drop the whole cache rather than serve a dead session.
+                    if let Ok(mut c) = s.cache.lock() {
+                        c.clear();
+                    }
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+            }
+        }
+    });
+    let s = state.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(30));
+        loop {
+            tick.tick().await;
+            sweep_expired(&s).await;
+        }
+    });
+}
+
+/// Ends every session past its idle or absolute limit, with an audit record each.
+pub async fn sweep_expired(s: &Arc<AppState>) {
+    let now = s.now().0;
+    let Ok(all) = s.store.list_sessions().await else {
+        return;
+    };
+    for sess in all {
+        if let Some(code) = expiry_code(&sess, now) {
+            end_session(s, &sess, code, "sweep").await;
+        }
+    }
+}
+
+fn expiry_code(s: &Session, now: i64) -> Option<&'static str> {
+    if now >= s.absolute_expiry {
+        Some("session_expired_absolute")
+    } else if now >= s.last_seen.saturating_add(s.idle_timeout_secs) {
+        Some("session_expired_idle")
+    } else {
+        None
+    }
+}
+
+async fn end_session(s: &Arc<AppState>, sess: &Session, reason: &'static str, by: &str) {
+    s.forget(&sess.token_hash);
+    match s.store.remove_session(&sess.token_hash).await {
+        Ok(Some(_)) => {
+            let _ = s
+                .store
+                .publish(&StoreEvent::SessionEnded {
+                    token_hash: sess.token_hash.clone(),
+                    reason: reason.to_string(),
+                })
+                .await;
+            let event = match reason {
+                "session_expired_idle" => "session_expired_idle",
+                "session_expired_absolute" => "session_expired_absolute",
+                "session_replaced" => "session_replaced",
+                "logout" => "logout",
+                _ => "session_ended",
+            };
+            s.audit(
+                event,
+                json!({"sid": sess.sid, "iin": sess.identity.iin, "serial": sess.identity.cert_serial,
+                       "reason": reason, "by": by}),
+            )
+            .await;
+        }
+        Ok(None) => {}
+        Err(e) => eprintln!("eds-gateway: cannot end session {}: {e}", sess.sid),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request helpers
+
+fn cookie<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    h.get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|s| s.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+fn sha256_hex(parts: &[&[u8]]) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p);
+    }
+    hex::encode(h.finalize())
+}
+
+fn random_token() -> Result<String, Refusal> {
+    let mut b = [0u8; 32];
+    getrandom::fill(&mut b)
+        .map_err(|e| Refusal::new("internal_error", 500, format!("OS random: {e}")))?;
+    Ok(hex::encode(b))
+}
+
+fn prelogin_csrf(pre: &str) -> String {
+    sha256_hex(&[b"eds-csrf", pre.as_bytes()])
+}
+
+fn lang_of(h: &HeaderMap, query: Option<&str>) -> Lang {
+    let cookie_lang = cookie(h, LANG_COOKIE);
+    let accept = h
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok());
+    i18n::negotiate(accept, cookie_lang, query)
+}
+
+fn client_ip(s: &AppState, h: &HeaderMap, peer: SocketAddr) -> String {
+    if s.cfg.server.trust_forwarded_for {
+        if let Some(last) = h
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.rsplit(',').next())
+        {
+            let t = last.trim();
+            if t.parse::<std::net::IpAddr>().is_ok() {
+                return t.to_string();
+            }
+        }
+    }
+    peer.ip().to_string()
+}
+
+fn user_agent(h: &HeaderMap) -> String {
+    h.get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .chars()
+        .take(256)
+        .collect()
+}
+
+fn wants_html(h: &HeaderMap) -> bool {
+    h.get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"))
+}
+
+/// `next` only as a same-origin absolute path (no scheme, no `//host`, no backslashes).
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.contains('\\')
+                && !n.chars().any(|c| c.is_control())
+                && !n.starts_with("/eds/")
+                && n.len() <= 2048 =>
+        {
+            n.to_string()
+        }
+        _ => "/".to_string(),
+    }
+}
+
+fn security_headers(h: &mut HeaderMap, csp: Option<String>) {
+    let pairs = [
+        ("cache-control", "no-store".to_string()),
+        ("x-content-type-options", "nosniff".to_string()),
+        ("referrer-policy", "no-referrer".to_string()),
+        ("x-frame-options", "DENY".to_string()),
+    ];
+    for (k, v) in pairs {
+        if let Ok(v) = HeaderValue::from_str(&v) {
+            h.insert(k, v);
+        }
+    }
+    if let Some(c) = csp.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        h.insert("content-security-policy", c);
+    }
+}
+
+fn set_cookie(h: &mut HeaderMap, value: String) {
+    if let Ok(v) = HeaderValue::from_str(&value) {
+        h.append(header::SET_COOKIE, v);
+    }
+}
+
+fn json_response(status: StatusCode, v: Value) -> Response<Body> {
+    let mut r = (status, axum::Json(v)).into_response();
+    security_headers(r.headers_mut(), None);
+    r
+}
+
+fn refusal_json(r: &Refusal, lang: Lang) -> Response<Body> {
+    let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::BAD_REQUEST);
+    json_response(
+        status,
+        json!({"ok": false, "code": r.code, "message": i18n::message(r.code, lang)}),
+    )
+}
+
+fn error_page(status: StatusCode, code: &str, lang: Lang) -> Response<Body> {
+    let mut r = (
+        status,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        pages::error_page(lang, status.as_u16(), code),
+    )
+        .into_response();
+    security_headers(r.headers_mut(), Some(pages::csp("")));
+    r
+}
+
+/// Checks the POST preconditions shared by every endpoint: JSON or form content type, the
+/// Origin, the body size. Returns the body.
+async fn post_body(
+    s: &AppState,
+    req: Request<Body>,
+    allow_form: bool,
+) -> Result<(HeaderMap, Bytes), Refusal> {
+    let (parts, body) = req.into_parts();
+    let h = parts.headers;
+    let origin = h.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    match origin.and_then(super::config::parse_origin) {
+        Some(o) if o == s.origin => {}
+        _ => {
+            return Err(Refusal::new(
+                "origin_mismatch",
+                403,
+                format!("Origin {origin:?} is not {}", s.origin),
+            ));
+        }
+    }
+    let ct = h
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let is_json = ct.starts_with("application/json");
+    let is_form = ct.starts_with("application/x-www-form-urlencoded");
+    if !(is_json || (allow_form && is_form)) {
+        return Err(Refusal::new(
+            "unsupported_media_type",
+            415,
+            format!("content type {ct:?}"),
+        ));
+    }
+    let max = s.cfg.server.max_body_bytes;
+    if let Some(len) = h
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        if len > max {
+            return Err(Refusal::new(
+                "body_too_large",
+                413,
+                format!("{len} bytes > {max}"),
+            ));
+        }
+    }
+    let bytes = axum::body::to_bytes(body, max)
+        .await
+        .map_err(|_| Refusal::new("body_too_large", 413, format!("body over {max} bytes")))?;
+    Ok((h, bytes))
+}
+
+fn csrf_from(h: &HeaderMap, form: Option<&HashMap<String, String>>) -> Option<String> {
+    h.get("x-eds-csrf")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| form.and_then(|f| f.get("csrf").cloned()))
+}
+
+fn ct_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+// ---------------------------------------------------------------------------------------------
+// Handlers
+
+#[derive(Deserialize)]
+struct PageQuery {
+    next: Option<String>,
+    lang: Option<String>,
+}
+
+async fn login_page(
+    State(s): State<Arc<AppState>>,
+    Query(q): Query<PageQuery>,
+    headers: HeaderMap,
+) -> Response<Body> {
+    let lang = lang_of(&headers, q.lang.as_deref());
+    let pre = match cookie(&headers, PRELOGIN_COOKIE) {
+        Some(p) if p.len() == 64 && p.bytes().all(|b| b.is_ascii_hexdigit()) => p.to_string(),
+        _ => match random_token() {
+            Ok(t) => t,
+            Err(_) => return error_page(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", lang),
+        },
+    };
+    let html = pages::login_page(&pages::LoginPage {
+        lang,
+        next: safe_next(q.next.as_deref()),
+        csrf: prelogin_csrf(&pre),
+        ncalayer_url: s.cfg.login_page.ncalayer_url.clone(),
+        gateway_name: s.cfg.login_page.gateway_name.clone(),
+    });
+    let mut r = ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response();
+    security_headers(
+        r.headers_mut(),
+        Some(pages::csp(&s.cfg.login_page.ncalayer_url)),
+    );
+    set_cookie(
+        r.headers_mut(),
+        format!("{PRELOGIN_COOKIE}={pre}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=3600"),
+    );
+    if let Some(l) = q.lang.as_deref().filter(|l| ["kk", "ru", "en"].contains(l)) {
+        set_cookie(
+            r.headers_mut(),
+            format!("{LANG_COOKIE}={l}; Path=/; Secure; SameSite=Lax; Max-Age=31536000"),
+        );
+    }
+    r
+}
+
+async fn new_challenge(
+    State(s): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request<Body>,
+) -> Response<Body> {
+    let lang = lang_of(req.headers(), None);
+    let ip = client_ip(&s, req.headers(), peer);
+    let ua = user_agent(req.headers());
+    match issue_challenge(&s, req, &ip).await {
+        Ok(v) => json_response(StatusCode::OK, v),
+        Err(r) => {
+            s.audit(
+                "challenge_refused",
+                json!({"code": r.code, "detail": r.detail, "ip": ip, "user_agent": ua}),
+            )
+            .await;
+            refusal_json(&r, lang)
+        }
+    }
+}
+
+async fn issue_challenge(s: &Arc<AppState>, req: Request<Body>, ip: &str) -> Result<Value, Refusal> {
+    let (h, _body) = post_body(s, req, false).await?;
+    let pre = cookie(&h, PRELOGIN_COOKIE)
+        .ok_or_else(|| Refusal::new("csrf_failed", 403, "no pre-login cookie"))?;
+    let token = csrf_from(&h, None).unwrap_or_default();
+    if !ct_eq(&token, &prelogin_csrf(pre)) {
+        return Err(Refusal::new("csrf_failed", 403, "CSRF token does not match"));
+    }
+    let rl = &s.cfg.rate_limit;
+    let store_err = |e: crate::session::StoreError| Refusal::new(e.code(), 503, e.to_string());
+    let n = s
+        .store
+        .rate_hit(&format!("ch:ip:{ip}"), Duration::from_secs(60))
+        .await
+        .map_err(store_err)?;
+    if n > rl.challenges_per_ip_per_minute {
+        return Err(Refusal::new(
+            "challenge_rate_limited",
+            429,
+            format!("{n} challenges from {ip} this minute"),
+        ));
+    }
+    let pre_hash = sha256_hex(&[b"eds-pre", pre.as_bytes()]);
+    let ttl = s.cfg.challenge.ttl_secs;
+    let pending = s
+        .store
+        .rate_hit(
+            &format!("ch:pre:{pre_hash}"),
+            Duration::from_secs(u64::try_from(ttl).unwrap_or(120)),
+        )
+        .await
+        .map_err(store_err)?;
+    if pending > s.cfg.challenge.max_pending_per_client {
+        return Err(Refusal::new(
+            "challenge_rate_limited",
+            429,
+            format!("{pending} challenges pending for one browser"),
+        ));
+    }
+    let now = s.now();
+    let c = challenge::new_challenge(&s.origin, now, ttl, &pre_hash, ip)?;
+    s.store.put_challenge(&c).await.map_err(store_err)?;
+    s.audit(
+        "challenge_issued",
+        json!({"challenge": &c.id[..8.min(c.id.len())], "ip": ip, "expires": UnixTime(c.expires).to_rfc3339()}),
+    )
+    .await;
+    use base64::Engine;
+    Ok(json!({
+        "challenge_id": c.id,
+        "data": base64::engine::general_purpose::STANDARD.encode(&c.data),
+        "expires_at": UnixTime(c.expires).to_rfc3339(),
+    }))
+}
+
+#[derive(Deserialize)]
+struct LoginBody {
+    challenge_id: String,
+    cms: String,
+    #[serde(default)]
+    next: Option<String>,
+}
+
+async fn login(
+    State(s): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request<Body>,
+) -> Response<Body> {
+    let lang = lang_of(req.headers(), None);
+    let ip = client_ip(&s, req.headers(), peer);
+    let ua = user_agent(req.headers());
+    match do_login(&s, req, &ip, &ua).await {
+        Ok(r) => r,
+        Err(r) => {
+            let subj = r.subject.clone().unwrap_or_default();
+            // Count failures for the rate limits (per IP, and per IIN when known).
+            let window = Duration::from_secs(15 * 60);
+            let _ = s.store.rate_hit(&format!("fail:ip:{ip}"), window).await;
+            if let Some(iin) = &subj.iin {
+                let _ = s.store.rate_hit(&format!("fail:iin:{iin}"), window).await;
+            }
+            s.audit(
+                "login_refused",
+                json!({"code": r.code, "detail": r.detail, "iin": subj.iin,
+                       "serial": if subj.serial.is_empty() { None } else { Some(&subj.serial) },
+                       "issuer": if subj.issuer.is_empty() { None } else { Some(&subj.issuer) },
+                       "ip": ip, "user_agent": ua}),
+            )
+            .await;
+            refusal_json(&r, lang)
+        }
+    }
+}
+
+async fn do_login(
+    s: &Arc<AppState>,
+    req: Request<Body>,
+    ip: &str,
+    ua: &str,
+) -> Result<Response<Body>, Refusal> {
+    let (h, body) = post_body(s, req, false).await?;
+    let pre = cookie(&h, PRELOGIN_COOKIE)
+        .ok_or_else(|| Refusal::new("csrf_failed", 403, "no pre-login cookie"))?
+        .to_string();
+    let token = csrf_from(&h, None).unwrap_or_default();
+    if !ct_eq(&token, &prelogin_csrf(&pre)) {
+        return Err(Refusal::new("csrf_failed", 403, "CSRF token does not match"));
+    }
+    let store_err = |e: crate::session::StoreError| Refusal::new(e.code(), 503, e.to_string());
+    let fails = s
+        .store
+        .rate_peek(&format!("fail:ip:{ip}"))
+        .await
+        .map_err(store_err)?;
+    if fails >= s.cfg.rate_limit.failed_logins_per_ip {
+        return Err(Refusal::new(
+            "login_rate_limited",
+            429,
+            format!("{fails} failed logins from {ip} in 15 min"),
+        ));
+    }
+    let lb: LoginBody = serde_json::from_slice(&body)
+        .map_err(|e| Refusal::new("bad_request", 400, format!("login body: {e}")))?;
+    if lb.challenge_id.len() > 128 {
+        return Err(Refusal::new("challenge_unknown", 400, "challenge id too long"));
+    }
+    let now = s.now();
+    let pre_hash = sha256_hex(&[b"eds-pre", pre.as_bytes()]);
+    let taken = s
+        .store
+        .take_challenge(&lb.challenge_id)
+        .await
+        .map_err(store_err)?;
+    let ch = challenge::accept_taken(taken, &pre_hash, now)?;
+    let proof = s.verifier.verify(&ch, lb.cms.as_bytes(), now).await?;
+    let id = proof.identity().clone();
+    let iin_fails = s
+        .store
+        .rate_peek(&format!("fail:iin:{}", id.iin))
+        .await
+        .map_err(store_err)?;
+    if iin_fails >= s.cfg.rate_limit.failed_logins_per_iin {
+        return Err(Refusal::new(
+            "login_rate_limited",
+            429,
+            format!("{iin_fails} failed logins for this IIN in 15 min"),
+        )
+        .with_subject(crate::auth::refusal::RefusedSubject {
+            iin: Some(id.iin.clone()),
+            serial: id.cert_serial.clone(),
+            issuer: id.cert_issuer.clone(),
+        }));
+    }
+    // One key, at most max_sessions_per_key live sessions: the oldest give way (audited).
+    let existing = s
+        .store
+        .sessions_for_key(&id.key_id)
+        .await
+        .map_err(store_err)?;
+    let max = s.cfg.session.max_sessions_per_key;
+    if existing.len() >= max {
+        let excess = existing.len() + 1 - max;
+        for old in existing.iter().take(excess) {
+            end_session(s, old, "session_replaced", "newer_login").await;
+        }
+    }
+    let token = random_token()?;
+    let token_hash = sha256_hex(&[token.as_bytes()]);
+    let sid = sha256_hex(&[b"sid", token_hash.as_bytes()])[..16].to_string();
+    let csrf = random_token()?;
+    let new = proof.into_session(
+        token_hash,
+        sid.clone(),
+        now.0,
+        s.cfg.session.idle_timeout_secs,
+        s.cfg.session.absolute_lifetime_secs,
+        ip.to_string(),
+        ua.to_string(),
+        csrf,
+    );
+    s.store.create_session(&new).await.map_err(store_err)?;
+    let sess = new.session();
+    s.audit(
+        "login_ok",
+        json!({"sid": sid, "iin": id.iin, "name": id.name, "roles": id.roles,
+               "serial": id.cert_serial, "issuer": id.cert_issuer, "ip": ip, "user_agent": ua}),
+    )
+    .await;
+    let next = safe_next(lb.next.as_deref());
+    let mut r = json_response(
+        StatusCode::OK,
+        json!({"ok": true, "redirect": next, "session": session_json(sess)}),
+    );
+    set_cookie(
+        r.headers_mut(),
+        format!(
+            "{SESSION_COOKIE}={token}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age={}",
+            s.cfg.session.absolute_lifetime_secs
+        ),
+    );
+    set_cookie(
+        r.headers_mut(),
+        format!("{PRELOGIN_COOKIE}=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0"),
+    );
+    Ok(r)
+}
+
+fn session_json(s: &Session) -> Value {
+    let id = &s.identity;
+    json!({
+        "sid": s.sid,
+        "iin": id.iin,
+        "name": id.name,
+        "bin": id.bin,
+        "org": id.org,
+        "roles": id.roles,
+        "cert_serial": id.cert_serial,
+        "cert_issuer": id.cert_issuer,
+        "cert_not_after": UnixTime(id.cert_not_after).to_rfc3339(),
+        "created": UnixTime(s.created).to_rfc3339(),
+        "expires_at": UnixTime(s.expires_at()).to_rfc3339(),
+        "absolute_expiry": UnixTime(s.absolute_expiry).to_rfc3339(),
+        "idle_timeout_secs": s.idle_timeout_secs,
+        "csrf": s.csrf,
+    })
+}
+
+/// The live session of this request, after the expiry checks (which end and audit expired
+/// ones). `Err` carries the code for the refusal page.
+async fn current_session(
+    s: &Arc<AppState>,
+    h: &HeaderMap,
+) -> Result<Session, &'static str> {
+    let Some(token) = cookie(h, SESSION_COOKIE) else {
+        return Err("not_authenticated");
+    };
+    if token.len() != 64 {
+        return Err("not_authenticated");
+    }
+    let token_hash = sha256_hex(&[token.as_bytes()]);
+    let now = s.now().0;
+    let cached = s
+        .cache
+        .lock()
+        .ok()
+        .and_then(|c| c.get(&token_hash).cloned())
+        .filter(|(_, at)| now - at < SESSION_CACHE_SECS);
+    let mut sess = match cached {
+        Some((sess, _)) => sess,
+        None => match s.store.get_session(&token_hash).await {
+            Ok(Some(sess)) => sess,
+            Ok(None) => return Err("session_ended"),
+            Err(_) => return Err("store_unavailable"),
+        },
+    };
+    if let Some(code) = expiry_code(&sess, now) {
+        end_session(s, &sess, code, "request").await;
+        return Err(code);
+    }
+    if now - sess.last_seen >= 15 {
+        sess.last_seen = now;
+        if s.store.touch_session(&token_hash, now).await.is_err() {
+            return Err("store_unavailable");
+        }
+    }
+    if let Ok(mut c) = s.cache.lock() {
+        // Bounded: a flood of distinct valid tokens cannot exist (each needs a login), but keep
+        // the map from growing past the live population anyway.
+        if c.len() > 200_000 {
+            c.clear();
+        }
+        c.insert(token_hash, (sess.clone(), now));
+    }
+    Ok(sess)
+}
+
+async fn whoami(State(s): State<Arc<AppState>>, headers: HeaderMap) -> Response<Body> {
+    match current_session(&s, &headers).await {
+        Ok(sess) => {
+            let mut v = session_json(&sess);
+            if let Value::Object(m) = &mut v {
+                m.insert("authenticated".into(), Value::Bool(true));
+            }
+            json_response(StatusCode::OK, v)
+        }
+        Err(code) => {
+            let lang = lang_of(&headers, None);
+            json_response(
+                StatusCode::UNAUTHORIZED,
+                json!({"authenticated": false, "code": code, "message": i18n::message(code, lang)}),
+            )
+        }
+    }
+}
+
+async fn logout_page(State(s): State<Arc<AppState>>, headers: HeaderMap) -> Response<Body> {
+    let lang = lang_of(&headers, None);
+    match current_session(&s, &headers).await {
+        Ok(sess) => {
+            let mut r = (
+                [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+                pages::logout_page(lang, &sess.identity.name, &sess.csrf),
+            )
+                .into_response();
+            security_headers(r.headers_mut(), Some(pages::csp("")));
+            r
+        }
+        Err(_) => redirect("/eds/login"),
+    }
+}
+
+fn redirect(to: &str) -> Response<Body> {
+    let mut r = StatusCode::SEE_OTHER.into_response();
+    if let Ok(v) = HeaderValue::from_str(to) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    security_headers(r.headers_mut(), None);
+    r
+}
+
+async fn logout(State(s): State<Arc<AppState>>, req: Request<Body>) -> Response<Body> {
+    let lang = lang_of(req.headers(), None);
+    let html = wants_html(req.headers());
+    let (h, body) = match post_body(&s, req, true).await {
+        Ok(x) => x,
+        Err(r) => return refusal_json(&r, lang),
+    };
+    let form: Option<HashMap<String, String>> = serde_urlencoded_pairs(&body);
+    let sess = match current_session(&s, &h).await {
+        Ok(sess) => sess,
+        Err(code) => {
+            return if html {
+                redirect("/eds/login")
+            } else {
+                refusal_json(&Refusal::new(code, 401, "no live session"), lang)
+            };
+        }
+    };
+    let token = csrf_from(&h, form.as_ref()).unwrap_or_default();
+    if !ct_eq(&token, &sess.csrf) {
+        let r = Refusal::new("csrf_failed", 403, "logout CSRF token does not match");
+        s.audit("logout_refused", json!({"sid": sess.sid, "code": r.code}))
+            .await;
+        return refusal_json(&r, lang);
+    }
+    end_session(&s, &sess, "logout", "user").await;
+    let mut r = if html {
+        redirect("/eds/login?logged_out=1")
+    } else {
+        json_response(StatusCode::OK, json!({"ok": true}))
+    };
+    set_cookie(
+        r.headers_mut(),
+        format!("{SESSION_COOKIE}=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0"),
+    );
+    r
+}
+
+fn serde_urlencoded_pairs(body: &[u8]) -> Option<HashMap<String, String>> {
+    let s = std::str::from_utf8(body).ok()?;
+    if s.trim_start().starts_with('{') {
+        return None;
+    }
+    Some(
+        s.split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.replace('+', " ")))
+            .collect(),
+    )
+}
+
+async fn static_file(axum::extract::Path(file): axum::extract::Path<String>) -> Response<Body> {
+    match crate::web::static_asset(&format!("/eds/static/{file}")) {
+        Some((bytes, ct)) => {
+            let mut r = ([(header::CONTENT_TYPE, ct)], bytes).into_response();
+            r.headers_mut()
+                .insert("cache-control", HeaderValue::from_static("no-cache"));
+            r.headers_mut().insert(
+                "x-content-type-options",
+                HeaderValue::from_static("nosniff"),
+            );
+            r
+        }
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// Everything outside `/eds/`: a live session, then the MIS.
+async fn gate(
+    State(s): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request<Body>,
+) -> Response<Body> {
+    let lang = lang_of(req.headers(), None);
+    let path = req.uri().path().to_string();
+    if path.starts_with("/eds/") {
+        return error_page(StatusCode::NOT_FOUND, "not_found", lang);
+    }
+    let sess = match current_session(&s, req.headers()).await {
+        Ok(sess) => sess,
+        Err(code) => {
+            if req.method() == Method::GET && wants_html(req.headers()) {
+                let next = req
+                    .uri()
+                    .path_and_query()
+                    .map(|p| p.as_str().to_string())
+                    .unwrap_or_else(|| "/".into());
+                return redirect(&format!(
+                    "/eds/login?next={}",
+                    super::upstream::pct_encode(&safe_next(Some(&next)))
+                ));
+            }
+            let status = if code == "store_unavailable" {
+                StatusCode::SERVICE_UNAVAILABLE
+            } else {
+                StatusCode::UNAUTHORIZED
+            };
+            return json_response(
+                status,
+                json!({"ok": false, "code": code, "message": i18n::message(code, lang),
+                       "login": "/eds/login"}),
+            );
+        }
+    };
+    let ip = client_ip(&s, req.headers(), peer);
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
+        .map(str::to_string)
+        .unwrap_or_else(|| random_token().map(|t| t[..32].to_string()).unwrap_or_default());
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let proto = if s.origin.starts_with("https://") {
+        "https"
+    } else {
+        "http"
+    };
+    let fwd = Forwarding {
+        client_ip: &ip,
+        proto,
+        host: host.as_deref(),
+        request_id: &request_id,
+    };
+    match s.upstream.forward(req, Some(&sess), &fwd).await {
+        Ok(r) => r,
+        Err(e) => error_page(e.status(), e.code(), lang),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_is_only_a_same_origin_path() {
+        assert_eq!(safe_next(Some("/ward/7?x=1")), "/ward/7?x=1");
+        for bad in [
+            "//evil.example/",
+            "https://evil.example/",
+            "/\\evil",
+            "javascript:alert(1)",
+            "/eds/logout",
+            "",
+        ] {
+            assert_eq!(safe_next(Some(bad)), "/", "{bad}");
+        }
+        assert_eq!(safe_next(None), "/");
+    }
+
+    #[test]
+    fn cookies_are_found_among_others() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; __Host-eds-session=abc; b=2"),
+        );
+        assert_eq!(cookie(&h, SESSION_COOKIE), Some("abc"));
+        assert_eq!(cookie(&h, "c"), None);
+    }
+}
