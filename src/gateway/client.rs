@@ -113,7 +113,8 @@ impl Browser {
             .map_err(|e| refused(0, format!("POST {path}: {e}")))?;
         self.take_cookies(&r);
         let status = r.status().as_u16();
-        let v: Value = r.json().await.unwrap_or(Value::Null);
+        let v: Value =
+            serde_json::from_slice(&r.bytes().await.unwrap_or_default()).unwrap_or(Value::Null);
         Ok((status, v))
     }
 
@@ -184,7 +185,9 @@ impl Browser {
 
     /// Logs out (JSON POST with the session's CSRF token).
     pub async fn logout(&mut self) -> Result<(), Refused> {
-        let (status, v) = self.post_json("/eds/logout", &serde_json::json!({})).await?;
+        let (status, v) = self
+            .post_json("/eds/logout", &serde_json::json!({}))
+            .await?;
         if status != 200 {
             return Err(code_of(status, &v));
         }

@@ -231,9 +231,11 @@ gateway_name = "Demo hospital MIS"
 pub async fn http_login(gateway: SocketAddr, p12: &Path, password: &str) -> Result<String, String> {
     let bytes = std::fs::read(p12).map_err(|e| format!("{}: {e}", p12.display()))?;
     let signer = crate::drill::sign::load_p12(&bytes, password).map_err(|e| e.to_string())?;
-    let mut b = super::client::Browser::new(gateway, &format!("http://{gateway}"))
+    let mut b =
+        super::client::Browser::new(gateway, &format!("http://{gateway}")).map_err(|e| e.code)?;
+    b.login(&signer, crate::clock::now())
+        .await
         .map_err(|e| e.code)?;
-    b.login(&signer, crate::clock::now()).await.map_err(|e| e.code)?;
     let (status, page) = b.get("/").await.map_err(|e| e.code)?;
     if status == 200 {
         Ok(page)

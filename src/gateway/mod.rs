@@ -1,6 +1,6 @@
 //! The HTTP service: configuration, the `/eds/` endpoints, sessions and cookies, CSRF, rate
 //! limits, and the hand-off to the MIS (issue 6 items 1, 5, 7, 8).
-pub mod config;
-pub mod upstream;
-pub mod demo;
 pub mod client;
+pub mod config;
+pub mod demo;
+pub mod upstream;
