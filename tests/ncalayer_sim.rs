@@ -625,3 +625,47 @@ fn npm_ncalayer_js_client_gets_cms_that_verify_cms_accepts() {
         eprintln!("interop {key} over {scheme}: {report}");
     }
 }
+
+/// basics `digested: true` (`basicsCMSParamsDetachedHash`): the page sends the hash, NCALayer
+/// signs it as the messageDigest and returns a detached CMS that verifies over the original
+/// content.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn digested_signing_covers_the_content_the_hash_came_from() {
+    use sha2::Digest as _;
+    for key in [GOST, RSA] {
+        let cfg = config(key, Behaviour::default(), Flavor::NcaLayer);
+        let gost = key == GOST;
+        let addr = start(cfg).await;
+        let (mut ws, _) = connect(addr).await;
+        let data = format!("document signed by hash with {key}").into_bytes();
+        let hash: Vec<u8> = if gost {
+            streebog::Streebog512::digest(&data).to_vec()
+        } else {
+            sha2::Sha256::digest(&data).to_vec()
+        };
+        let r = call(
+            &mut ws,
+            &basics_sign(
+                json!(B64.encode(&hash)),
+                json!({"decode": true, "encapsulate": false, "digested": true}),
+                json!({"extKeyUsageOids": [], "chain": []}),
+            ),
+        )
+        .await;
+        assert_eq!(r["status"], json!(true), "{key}: {r}");
+        let list = r["body"]["result"].as_array().expect("array");
+        assert_verifies(&pem_body(&list[0]), &data, false);
+        // A hash of the wrong length is an NCALayer-shaped error, not a crash.
+        let r = call(
+            &mut ws,
+            &basics_sign(
+                json!(B64.encode([1u8; 5])),
+                json!({"decode": true, "digested": true}),
+                json!({"extKeyUsageOids": [], "chain": []}),
+            ),
+        )
+        .await;
+        assert_eq!(r["status"], json!(false), "{key}: {r}");
+        assert_eq!(r["code"], json!("INVOCATION_ERROR"));
+    }
+}

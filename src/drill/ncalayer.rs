@@ -24,7 +24,7 @@
 //! [`HARD_LIMIT`], above that the error is sent and the connection closed); the `--wrong-password`
 //! switch → commonUtils `{"code":"500","message":"keystore.wrong.password"}` and basics
 //! `INVOCATION_ERROR` with `java.security.UnrecoverableKeyException` details. Not simulated:
-//! TSA timestamps (`tsaProfile` is ignored), `digested: true`, XML and raw signing, the
+//! TSA timestamps (`tsaProfile` is ignored), XML and raw signing, the
 //! `…FromBase64Hash` methods: these get an error naming the simulator.
 
 use std::io;
@@ -40,7 +40,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 use super::der::pem;
-use super::sign::{SignOptions, Signer, sign_cms};
+use super::sign::{SignOptions, Signer, sign_cms, sign_cms_digest};
 use crate::clock::now;
 use crate::pki::cert::KeyUsage;
 use crate::pki::identity::NcaIdentity;
@@ -561,9 +561,6 @@ fn basics(cfg: &SimConfig, method: &str, args: Option<&Value>) -> Value {
             "ncalayer-sim: format \"{format}\" is not simulated (cms only)"
         ));
     }
-    if digested {
-        return invocation_error("ncalayer-sim: digested signing is not simulated");
-    }
     let matches = match signer_matches(cfg, signer) {
         Ok(m) => m,
         Err(e) => return e,
@@ -589,7 +586,14 @@ fn basics(cfg: &SimConfig, method: &str, args: Option<&Value>) -> Value {
         } else {
             d.as_bytes().to_vec()
         };
-        match sign_bytes(cfg, &bytes, !encapsulate) {
+        // digested: the (decoded) data is the hash; the CMS is detached by nature.
+        let signed = if digested {
+            sign_cms_digest(&cfg.signer.key, &cfg.signer.certificate, &bytes, now())
+                .map_err(|e| e.to_string())
+        } else {
+            sign_bytes(cfg, &bytes, !encapsulate)
+        };
+        match signed {
             Ok(cms) => out.push(Value::String(pem("CMS", &cms))),
             Err(e) => return invocation_error(e),
         }

@@ -65,12 +65,47 @@ pub fn sign_cms(
     data: &[u8],
     opts: SignOptions,
 ) -> Result<Vec<u8>, KeyError> {
+    let content = if opts.detached { None } else { Some(data) };
+    build(key, cert, content, &key.digest(data), opts)
+}
+
+/// Builds a detached CMS over content the caller has already hashed (NCALayer's
+/// `signingParams.digested: true`): `digest` must be the key's digest (Streebog-512 for
+/// GOST-2015-512, SHA-256 for RSA) of the content, and becomes the messageDigest attribute
+/// (RFC 5652 §11.2); the content itself never reaches the signer.
+pub fn sign_cms_digest(
+    key: &SigningKey,
+    cert: &Certificate,
+    digest: &[u8],
+    signing_time: UnixTime,
+) -> Result<Vec<u8>, KeyError> {
+    let want = key.digest(b"").len();
+    if digest.len() != want {
+        return Err(KeyError(format!(
+            "digest is {} bytes; this key's digest algorithm gives {want}",
+            digest.len()
+        )));
+    }
+    let opts = SignOptions {
+        detached: true,
+        signing_time,
+    };
+    build(key, cert, None, digest, opts)
+}
+
+fn build(
+    key: &SigningKey,
+    cert: &Certificate,
+    content: Option<&[u8]>,
+    message_digest: &[u8],
+    opts: SignOptions,
+) -> Result<Vec<u8>, KeyError> {
     let digest_alg = key.digest_alg_id();
     let attr = |o, value: Vec<u8>| seq(&[oid(&o), set(&[value])]);
     let attrs = [
         attr(cms_oids::CONTENT_TYPE, oid(&cms_oids::ID_DATA)),
         attr(cms_oids::SIGNING_TIME, der::utc_time(opts.signing_time)),
-        attr(cms_oids::MESSAGE_DIGEST, octets(&key.digest(data))),
+        attr(cms_oids::MESSAGE_DIGEST, octets(message_digest)),
     ]
     .concat();
     let signature = key.sign(&tlv(0x31, &attrs))?;
@@ -82,10 +117,9 @@ pub fn sign_cms(
         key.signature_alg_id(),
         octets(&signature),
     ]);
-    let encap = if opts.detached {
-        seq(&[oid(&cms_oids::ID_DATA)])
-    } else {
-        seq(&[oid(&cms_oids::ID_DATA), explicit(0, &octets(data))])
+    let encap = match content {
+        None => seq(&[oid(&cms_oids::ID_DATA)]),
+        Some(data) => seq(&[oid(&cms_oids::ID_DATA), explicit(0, &octets(data))]),
     };
     let signed_data = seq(&[
         der::int(1),
