@@ -72,20 +72,15 @@ pub fn sign_cms(
 /// Builds a detached CMS over content the caller has already hashed (NCALayer's
 /// `signingParams.digested: true`): `digest` must be the key's digest (Streebog-512 for
 /// GOST-2015-512, SHA-256 for RSA) of the content, and becomes the messageDigest attribute
-/// (RFC 5652 §11.2); the content itself never reaches the signer.
+/// (RFC 5652 §11.2); the content itself never reaches the signer. Like NCALayer (captured pairs
+/// 39 and 40: a 3-byte and a 32-byte "hash" signed with a GOST-512 key), any length is
+/// accepted; a digest of the wrong length simply never verifies.
 pub fn sign_cms_digest(
     key: &SigningKey,
     cert: &Certificate,
     digest: &[u8],
     signing_time: UnixTime,
 ) -> Result<Vec<u8>, KeyError> {
-    let want = key.digest(b"").len();
-    if digest.len() != want {
-        return Err(KeyError(format!(
-            "digest is {} bytes; this key's digest algorithm gives {want}",
-            digest.len()
-        )));
-    }
     let opts = SignOptions {
         detached: true,
         signing_time,
