@@ -22,10 +22,8 @@ fn temp_dir(name: &str) -> PathBuf {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
-        "audit-{name}-{}-{nanos}",
-        std::process::id()
-    ));
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("audit-{name}-{}-{nanos}", std::process::id()));
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(&dir).expect("temp dir");
     dir
@@ -92,7 +90,12 @@ fn s(p: &Path) -> &str {
 
 #[track_caller]
 fn only_problem(r: &VerifyReport) -> &eds_gateway::audit::Problem {
-    assert_eq!(r.problems.len(), 1, "expected one problem, got {:#?}", r.problems);
+    assert_eq!(
+        r.problems.len(),
+        1,
+        "expected one problem, got {:#?}",
+        r.problems
+    );
     &r.problems[0]
 }
 
@@ -101,19 +104,27 @@ fn intact_chain_verifies_in_library_and_binary() {
     let dir = temp_dir("intact");
     let path = chain(&dir, 20);
     let lines = read_lines(&path);
-    assert!(lines[0].starts_with(r#"{"seq":1,"ts":"2026-11-25T00:00:01Z","instance":"gw-test","event":"login_ok","#));
+    assert!(lines[0].starts_with(
+        r#"{"seq":1,"ts":"2026-11-25T00:00:01Z","instance":"gw-test","event":"login_ok","#
+    ));
     assert!(lines[0].ends_with(&format!(r#""prev":"{}"}}"#, "0".repeat(64))));
     assert!(lines[1].ends_with(&format!(r#""prev":"{}"}}"#, line_hash(lines[0].as_bytes()))));
 
     let r = verify_files(std::slice::from_ref(&path));
     assert!(r.is_intact(), "{:#?}", r.problems);
-    assert_eq!((r.records, r.first_seq, r.last_seq), (20, Some(1), Some(20)));
+    assert_eq!(
+        (r.records, r.first_seq, r.last_seq),
+        (20, Some(1), Some(20))
+    );
     let last = line_hash(lines[19].as_bytes());
     assert_eq!(r.last_hash.as_deref(), Some(last.as_str()));
 
     let (code, out, err) = cli(&["audit", "verify", s(&path)]);
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("intact: 20 records in 1 file(s), seq 1..20"), "{out}");
+    assert!(
+        out.contains("intact: 20 records in 1 file(s), seq 1..20"),
+        "{out}"
+    );
     assert!(out.contains(&last), "{out}");
 
     let (code, out, _) = cli(&["audit", "verify", "--json", s(&path)]);
@@ -135,7 +146,10 @@ fn edited_field_is_reported_at_the_edited_record() {
 
     let r = verify_files(std::slice::from_ref(&path));
     let p = only_problem(&r);
-    assert_eq!((p.kind, p.seq, p.line), (ProblemKind::Edited, Some(7), Some(7)));
+    assert_eq!(
+        (p.kind, p.seq, p.line),
+        (ProblemKind::Edited, Some(7), Some(7))
+    );
     assert!(p.explanation.contains("seq 8"), "{}", p.explanation);
 
     let (code, out, _) = cli(&["audit", "verify", s(&path)]);
@@ -155,7 +169,10 @@ fn edited_prev_field_blames_that_record_not_its_predecessor() {
 
     let r = verify_files(&[path]);
     let p = only_problem(&r);
-    assert_eq!((p.kind, p.seq, p.line), (ProblemKind::Edited, Some(5), Some(5)));
+    assert_eq!(
+        (p.kind, p.seq, p.line),
+        (ProblemKind::Edited, Some(5), Some(5))
+    );
 }
 
 #[test]
@@ -168,8 +185,15 @@ fn deleted_record_is_a_gap() {
 
     let r = verify_files(std::slice::from_ref(&path));
     let p = only_problem(&r);
-    assert_eq!((p.kind, p.seq, p.line), (ProblemKind::Gap, Some(5), Some(5)));
-    assert!(p.explanation.contains("seq 5 is missing between seq 4"), "{}", p.explanation);
+    assert_eq!(
+        (p.kind, p.seq, p.line),
+        (ProblemKind::Gap, Some(5), Some(5))
+    );
+    assert!(
+        p.explanation.contains("seq 5 is missing between seq 4"),
+        "{}",
+        p.explanation
+    );
 
     let (code, out, _) = cli(&["audit", "verify", "--json", s(&path)]);
     assert_eq!(code, 1);
@@ -189,11 +213,17 @@ fn swapped_records_are_reported_as_reordered_once() {
 
     let r = verify_files(std::slice::from_ref(&path));
     let p = only_problem(&r);
-    assert_eq!((p.kind, p.seq, p.line), (ProblemKind::Reordered, Some(5), Some(6)));
+    assert_eq!(
+        (p.kind, p.seq, p.line),
+        (ProblemKind::Reordered, Some(5), Some(6))
+    );
 
     let (code, out, _) = cli(&["audit", "verify", s(&path)]);
     assert_eq!(code, 1);
-    assert!(out.contains("seq 5: reordered: seq 5 appears after seq 6"), "{out}");
+    assert!(
+        out.contains("seq 5: reordered: seq 5 appears after seq 6"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -201,7 +231,10 @@ fn file_cut_mid_line_is_truncated() {
     let dir = temp_dir("truncated");
     let path = chain(&dir, 20);
     let len = fs::metadata(&path).expect("stat").len();
-    let f = fs::OpenOptions::new().write(true).open(&path).expect("open");
+    let f = fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .expect("open");
     f.set_len(len - 30).expect("truncate");
     drop(f);
 
@@ -245,14 +278,21 @@ fn rotation_across_three_files_keeps_one_chain() {
     let (log, files) = rotated_set(&dir);
     assert_eq!(files.len(), 3, "{files:?}");
     for f in &files {
-        assert!(fs::metadata(f).expect("stat").len() <= 4096, "{}", f.display());
+        assert!(
+            fs::metadata(f).expect("stat").len() <= 4096,
+            "{}",
+            f.display()
+        );
     }
     // The live file and the second rotated one start with a marker naming their predecessor.
     let live = dir.join("audit.jsonl");
     let first: Value = serde_json::from_str(&read_lines(&live)[0]).expect("json");
     assert_eq!(first["event"], "audit_rotated");
     let prev_name = first["previous_file"].as_str().expect("name");
-    assert!(prev_name.starts_with("audit-2026") && prev_name.ends_with(".jsonl"), "{prev_name}");
+    assert!(
+        prev_name.starts_with("audit-2026") && prev_name.ends_with(".jsonl"),
+        "{prev_name}"
+    );
     assert!(dir.join(prev_name).exists());
 
     // Any order on the command line: files are sorted by first seq.
@@ -279,7 +319,11 @@ fn rotation_across_three_files_keeps_one_chain() {
     let p = only_problem(&r);
     assert_eq!(p.kind, ProblemKind::Truncated);
     assert_eq!(p.file, rotated[0]);
-    assert!(p.explanation.contains("the earlier file was truncated"), "{}", p.explanation);
+    assert!(
+        p.explanation.contains("the earlier file was truncated"),
+        "{}",
+        p.explanation
+    );
 
     // The live file alone starts mid-chain; --allow-partial accepts it.
     let r = verify_files(std::slice::from_ref(&live));
@@ -300,7 +344,10 @@ fn rotation_across_three_files_keeps_one_chain() {
     write_lines(&rotated[1], &lines);
     let r = verify_files(&files);
     let p = only_problem(&r);
-    assert_eq!((p.kind, &p.file, p.line), (ProblemKind::Edited, &rotated[1], Some(3)));
+    assert_eq!(
+        (p.kind, &p.file, p.line),
+        (ProblemKind::Edited, &rotated[1], Some(3))
+    );
 }
 
 #[test]
@@ -309,11 +356,23 @@ fn reopening_continues_the_chain_even_after_a_crash_mid_rotation() {
     let path = chain(&dir, 5);
     {
         let log = open(&path);
-        assert_eq!(log.recent(2).len(), 2, "recent is preloaded from the file's tail");
-        assert_eq!(log.append("logout", T0.plus_seconds(100), json!({})).expect("append"), 6);
+        assert_eq!(
+            log.recent(2).len(),
+            2,
+            "recent is preloaded from the file's tail"
+        );
+        assert_eq!(
+            log.append("logout", T0.plus_seconds(100), json!({}))
+                .expect("append"),
+            6
+        );
     }
     let log = open(&path);
-    assert_eq!(log.append("logout", T0.plus_seconds(101), Value::Null).expect("append"), 7);
+    assert_eq!(
+        log.append("logout", T0.plus_seconds(101), Value::Null)
+            .expect("append"),
+        7
+    );
     let recent = log.recent(3);
     let seqs: Vec<u64> = recent.iter().filter_map(|v| v["seq"].as_u64()).collect();
     assert_eq!(seqs, vec![5, 6, 7]);
@@ -327,7 +386,11 @@ fn reopening_continues_the_chain_even_after_a_crash_mid_rotation() {
     let rotated = dir.join("audit-20261125T000200Z-7.jsonl");
     fs::rename(&path, &rotated).expect("rename");
     let log = open(&path);
-    assert_eq!(log.append("logout", T0.plus_seconds(102), json!({})).expect("append"), 9);
+    assert_eq!(
+        log.append("logout", T0.plus_seconds(102), json!({}))
+            .expect("append"),
+        9
+    );
     drop(log);
     let first: Value = serde_json::from_str(&read_lines(&path)[0]).expect("json");
     assert_eq!(first["event"], "audit_rotated");
@@ -347,13 +410,23 @@ fn torn_last_line_is_set_aside_recorded_and_the_chain_goes_on() {
     bytes.extend_from_slice(torn);
     fs::write(&path, &bytes).expect("write");
     // The verifier sees the torn line before recovery.
-    assert_eq!(only_problem(&verify_files(std::slice::from_ref(&path))).kind, ProblemKind::Truncated);
+    assert_eq!(
+        only_problem(&verify_files(std::slice::from_ref(&path))).kind,
+        ProblemKind::Truncated
+    );
 
     let log = open(&path);
     let rec = log.recovery().expect("recovery reported");
-    assert_eq!((rec.offset, rec.len, rec.recorded_as), (intact_len, torn.len() as u64, 6));
+    assert_eq!(
+        (rec.offset, rec.len, rec.recorded_as),
+        (intact_len, torn.len() as u64, 6)
+    );
     assert_eq!(fs::read(&rec.saved_to).expect("side file"), torn);
-    assert_eq!(log.append("logout", T0.plus_seconds(7), json!({})).expect("append"), 7);
+    assert_eq!(
+        log.append("logout", T0.plus_seconds(7), json!({}))
+            .expect("append"),
+        7
+    );
     drop(log);
     let lines = read_lines(&path);
     assert_eq!(lines.len(), 7, "the five earlier records are all kept");
@@ -369,7 +442,11 @@ fn torn_last_line_is_set_aside_recorded_and_the_chain_goes_on() {
     fs::write(&path, &bytes).expect("write");
     let log = open(&path);
     assert!(log.recovery().is_none());
-    assert_eq!(log.append("logout", T0.plus_seconds(8), json!({})).expect("append"), 8);
+    assert_eq!(
+        log.append("logout", T0.plus_seconds(8), json!({}))
+            .expect("append"),
+        8
+    );
     drop(log);
     assert!(verify_files(&[path]).is_intact());
 }
@@ -420,7 +497,8 @@ async fn async_appends_run_off_the_runtime_threads() {
     for i in 0..20 {
         let log = log.clone();
         tasks.push(tokio::spawn(async move {
-            log.append_async("challenge_issued", T0, json!({"i": i})).await
+            log.append_async("challenge_issued", T0, json!({"i": i}))
+                .await
         }));
     }
     for t in tasks {
@@ -465,7 +543,16 @@ fn secret_fields_never_reach_the_file() {
         .iter()
         .filter_map(Value::as_str)
         .collect();
-    for k in ["token", "sessionToken", "nonce", "password", "challenge_data", "request.headers.Cookie", "request.form[0].cms", "request.form[1].csrf_token"] {
+    for k in [
+        "token",
+        "sessionToken",
+        "nonce",
+        "password",
+        "challenge_data",
+        "request.headers.Cookie",
+        "request.form[0].cms",
+        "request.form[1].csrf_token",
+    ] {
         assert!(red.contains(&k), "{k} not in {red:?}");
     }
     // The writer's own keys cannot be forged by a caller.
@@ -479,7 +566,11 @@ fn secret_fields_never_reach_the_file() {
     ));
     // A hostile 1 MB user agent is cut, and the record is still written.
     let seq = log
-        .append("login_refused", T0, json!({"user_agent": "A".repeat(1 << 20)}))
+        .append(
+            "login_refused",
+            T0,
+            json!({"user_agent": "A".repeat(1 << 20)}),
+        )
         .expect("long field is cut, not refused");
     assert_eq!(seq, 2);
     drop(log);
@@ -503,10 +594,14 @@ fn hostile_files_get_clear_errors_not_panics() {
     fs::write(&g, &garbage).expect("write");
     let r = verify_files(std::slice::from_ref(&g));
     assert!(!r.is_intact());
-    assert!(r.problems.iter().all(|p| matches!(
-        p.kind,
-        ProblemKind::NotJson | ProblemKind::LineTooLong | ProblemKind::Truncated
-    )), "{:#?}", r.problems);
+    assert!(
+        r.problems.iter().all(|p| matches!(
+            p.kind,
+            ProblemKind::NotJson | ProblemKind::LineTooLong | ProblemKind::Truncated
+        )),
+        "{:#?}",
+        r.problems
+    );
     let (code, out, _) = cli(&["audit", "verify", s(&g)]);
     assert_eq!(code, 1);
     assert!(out.contains("not_json"), "{out}");
@@ -521,14 +616,24 @@ fn hostile_files_get_clear_errors_not_panics() {
     assert!(started.elapsed() < Duration::from_secs(20));
     let p = only_problem(&r);
     assert_eq!((p.kind, p.line), (ProblemKind::LineTooLong, Some(3)));
-    assert!(p.explanation.contains("10485760 bytes"), "{}", p.explanation);
+    assert!(
+        p.explanation.contains("10485760 bytes"),
+        "{}",
+        p.explanation
+    );
     assert_eq!(r.records, 3);
 
     // The writer refuses to continue a file whose tail is not a record, instead of guessing.
-    for bad in [&g, &path] {
-        let err = AuditLog::open(AuditConfig::new(bad, "gw")).expect_err("corrupt tail");
-        assert!(matches!(err, AuditError::CorruptTail { .. }), "{err}");
-    }
+    let err = AuditLog::open(AuditConfig::new(&g, "gw")).expect_err("corrupt tail");
+    assert!(matches!(err, AuditError::CorruptTail { .. }), "{err}");
+    // It reads only the tail: a damaged middle is the verifier's job, and the chain goes on.
+    let log = AuditLog::open(AuditConfig::new(&path, "gw")).expect("tail is a good record");
+    assert_eq!(log.append("logout", T0, json!({})).expect("append"), 4);
+    drop(log);
+    assert_eq!(
+        only_problem(&verify_files(std::slice::from_ref(&path))).kind,
+        ProblemKind::LineTooLong
+    );
     let huge = dir.join("one-line.jsonl");
     fs::write(&huge, vec![b'{'; 10 << 20]).expect("write");
     let err = AuditLog::open(AuditConfig::new(&huge, "gw")).expect_err("corrupt tail");
@@ -573,6 +678,9 @@ fn append_throughput() {
         }
         log.flush().expect("flush");
         let secs = t.elapsed().as_secs_f64();
-        println!("{name}: {n} appends in {secs:.3} s = {:.0}/s", n as f64 / secs);
+        println!(
+            "{name}: {n} appends in {secs:.3} s = {:.0}/s",
+            n as f64 / secs
+        );
     }
 }

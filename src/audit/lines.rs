@@ -103,6 +103,9 @@ mod tests {
             Line::Text { terminated: false }
         );
         assert_eq!(buf, b"last");
-        assert_eq!(read_capped_line(&mut r, &mut buf, 10).expect("io"), Line::Eof);
+        assert_eq!(
+            read_capped_line(&mut r, &mut buf, 10).expect("io"),
+            Line::Eof
+        );
     }
 }

@@ -21,8 +21,7 @@ pub mod verify;
 pub mod writer;
 
 pub use verify::{
-    FileSummary, Problem, ProblemKind, VerifyOptions, VerifyReport, verify_files,
-    verify_files_with,
+    FileSummary, Problem, ProblemKind, VerifyOptions, VerifyReport, verify_files, verify_files_with,
 };
 pub use writer::{AuditConfig, AuditLog, FsyncMode, TornTail};
 
@@ -88,7 +87,10 @@ impl fmt::Display for AuditError {
                 write!(f, "audit file {}: {op}: {source}", path.display())
             }
             AuditError::Poisoned(why) => {
-                write!(f, "audit log stopped after an earlier failure ({why}); reopen it")
+                write!(
+                    f,
+                    "audit log stopped after an earlier failure ({why}); reopen it"
+                )
             }
             AuditError::RecordTooLarge { len, max } => {
                 write!(f, "audit record of {len} bytes is over the {max}-byte cap")

@@ -65,10 +65,11 @@ pub fn line_hash(line: &[u8]) -> String {
 /// True if `key` names something that must never be written (see [`SECRET_WORDS`]).
 pub fn is_secret_key(key: &str) -> bool {
     let words = key_words(key);
-    if words
-        .iter()
-        .any(|w| SECRET_WORDS.iter().any(|s| w == s || w.strip_suffix('s') == Some(s)))
-    {
+    if words.iter().any(|w| {
+        SECRET_WORDS
+            .iter()
+            .any(|s| w == s || w.strip_suffix('s') == Some(s))
+    }) {
         return true;
     }
     words
@@ -273,7 +274,11 @@ pub fn parse_line(line: &[u8]) -> Result<(ParsedRecord, Value), LineError> {
     let prev = obj
         .get("prev")
         .and_then(Value::as_str)
-        .filter(|p| p.len() == 64 && p.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+        .filter(|p| {
+            p.len() == 64
+                && p.bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        })
         .ok_or_else(|| LineError::BadRecord("no `prev` of 64 lowercase hex digits".to_owned()))?
         .to_owned();
     Ok((
@@ -312,7 +317,15 @@ mod tests {
         ] {
             assert!(is_secret_key(k), "{k} should be secret");
         }
-        for k in ["iin", "serial", "issuer", "reason", "challenge_id", "user_agent", "ip"] {
+        for k in [
+            "iin",
+            "serial",
+            "issuer",
+            "reason",
+            "challenge_id",
+            "user_agent",
+            "ip",
+        ] {
             assert!(!is_secret_key(k), "{k} should be allowed");
         }
     }
@@ -327,7 +340,10 @@ mod tests {
         .expect("ok");
         assert_eq!(red, vec!["token", "req.csrf", "req.headers[0].cookie"]);
         let s = serde_json::to_string(&m).expect("json");
-        assert!(!s.contains("abc") && !s.contains("zz") && !s.contains("\"t\""), "{s}");
+        assert!(
+            !s.contains("abc") && !s.contains("zz") && !s.contains("\"t\""),
+            "{s}"
+        );
     }
 
     #[test]
@@ -346,14 +362,26 @@ mod tests {
     fn long_strings_are_cut_at_a_char_boundary() {
         let (m, _) = sanitize_fields(json!({"ua": "ж".repeat(5000)})).expect("ok");
         let ua = m["ua"].as_str().expect("str");
-        assert!(ua.len() < MAX_STRING + 40 && ua.ends_with("bytes cut]"), "{}", ua.len());
+        assert!(
+            ua.len() < MAX_STRING + 40 && ua.ends_with("bytes cut]"),
+            "{}",
+            ua.len()
+        );
     }
 
     #[test]
     fn built_line_parses_back_and_hashes_its_bytes() {
         let (m, red) = sanitize_fields(json!({"iin": "1", "nonce": "n"})).expect("ok");
-        let line = build_line(5, "2026-11-25T00:00:00Z", "gw", "login_ok", &m, &red, ZERO_HASH)
-            .expect("line");
+        let line = build_line(
+            5,
+            "2026-11-25T00:00:00Z",
+            "gw",
+            "login_ok",
+            &m,
+            &red,
+            ZERO_HASH,
+        )
+        .expect("line");
         assert_eq!(
             line,
             format!(

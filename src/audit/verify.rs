@@ -332,7 +332,14 @@ impl Verifier {
         let f = match File::open(path) {
             Ok(f) => f,
             Err(e) => {
-                self.problem_at(idx, path, None, None, ProblemKind::Io, format!("cannot open: {e}"));
+                self.problem_at(
+                    idx,
+                    path,
+                    None,
+                    None,
+                    ProblemKind::Io,
+                    format!("cannot open: {e}"),
+                );
                 return;
             }
         };
@@ -447,7 +454,9 @@ impl Verifier {
                         loc,
                         Some(s),
                         ProblemKind::Reordered,
-                        format!("seq {s} appears after seq {m} ({a}) but precedes the first record read"),
+                        format!(
+                            "seq {s} appears after seq {m} ({a}) but precedes the first record read"
+                        ),
                     );
                     if s + 1 < min {
                         let minloc = self.min.as_ref().map_or(loc, |x| x.2);
@@ -625,7 +634,9 @@ impl Verifier {
                     al,
                     Some(start),
                     ProblemKind::Gap,
-                    format!("{range} missing between seq {bs} ({ba}) and seq {as_} ({aa}): deleted"),
+                    format!(
+                        "{range} missing between seq {bs} ({ba}) and seq {as_} ({aa}): deleted"
+                    ),
                 );
             }
         }

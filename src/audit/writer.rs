@@ -489,10 +489,7 @@ fn sync_dir(dir: &Path) -> Result<(), AuditError> {
 /// Reads the last `2 * (MAX_LINE + 1)` bytes: enough for the last complete line and a torn one.
 fn read_tail(path: &Path) -> Result<Tail, AuditError> {
     let mut f = File::open(path).map_err(|e| io_err(path, "open", e))?;
-    let len = f
-        .metadata()
-        .map_err(|e| io_err(path, "stat", e))?
-        .len();
+    let len = f.metadata().map_err(|e| io_err(path, "stat", e))?.len();
     let window = (2 * (MAX_LINE as u64 + 1)).min(len);
     let start = len - window;
     f.seek(SeekFrom::Start(start))
@@ -512,7 +509,11 @@ fn read_tail(path: &Path) -> Result<Tail, AuditError> {
         match data.iter().rposition(|&b| b == b'\n') {
             Some(i) => (&data[..=i], Some(&data[i + 1..])),
             None if start == 0 => (&data[..0], Some(&data[..])),
-            None => return Err(corrupt("the file ends with an unterminated line over 64 KiB")),
+            None => {
+                return Err(corrupt(
+                    "the file ends with an unterminated line over 64 KiB",
+                ));
+            }
         }
     };
     let mut lines: Vec<&[u8]> = complete.split(|&b| b == b'\n').collect();
@@ -792,7 +793,10 @@ mod tests {
 
     #[test]
     fn rotated_names_are_compact_utc() {
-        assert_eq!(compact_utc(UnixTime(1_795_564_800 + 3661)), "20261125T010101Z");
+        assert_eq!(
+            compact_utc(UnixTime(1_795_564_800 + 3661)),
+            "20261125T010101Z"
+        );
     }
 
     #[test]
