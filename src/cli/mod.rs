@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod audit;
 pub mod inputs;
 pub mod ncalayer;
 pub mod pki;
@@ -39,6 +40,9 @@ enum Command {
     Pki(pki::PkiCommand),
     /// A stand-in for the NCALayer desktop app (WebSocket, one .p12 key) (issue 5).
     NcalayerSim(ncalayer::NcaLayerSimArgs),
+    /// Audit log: verify a hash-chained audit file.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
 }
 
 /// Parses `args` and runs the chosen subcommand.
@@ -62,5 +66,6 @@ where
         Command::Sign(a) => sign::run(a),
         Command::Pki(c) => pki::run(c),
         Command::NcalayerSim(a) => ncalayer::run(a),
+        Command::Audit(c) => audit::run(c),
     }
 }
