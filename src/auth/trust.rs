@@ -69,8 +69,13 @@ pub struct TrustEntry {
     pub role: TrustRole,
     /// SHA-256 of the DER, lowercase hex (compare with the fingerprints the README lists).
     pub sha256: String,
-    /// notAfter.
+    /// notAfter (serialised as RFC 3339).
+    #[serde(serialize_with = "rfc3339")]
     pub not_after: UnixTime,
+}
+
+fn rfc3339<S: serde::Serializer>(t: &UnixTime, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&t.to_rfc3339())
 }
 
 /// One problem found while loading.
