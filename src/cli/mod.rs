@@ -11,6 +11,7 @@ pub mod inputs;
 pub mod ncalayer;
 pub mod pki;
 pub mod revocation;
+pub mod serve;
 pub mod sign;
 pub mod verify;
 
@@ -40,6 +41,12 @@ enum Command {
     Pki(pki::PkiCommand),
     /// A stand-in for the NCALayer desktop app (WebSocket, one .p12 key) (issue 5).
     NcalayerSim(ncalayer::NcaLayerSimArgs),
+    /// Run the gateway: login service and proxy to the MIS.
+    Serve(serve::ServeArgs),
+    /// Check a gateway.toml: every problem listed (exit 64), or a summary.
+    CheckConfig(serve::CheckConfigArgs),
+    /// A localhost demo: test PKI, staff keys, responder, gateway and a demo MIS page.
+    Demo(serve::DemoArgs),
     /// Audit log: verify a hash-chained audit file.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
@@ -66,6 +73,9 @@ where
         Command::Sign(a) => sign::run(a),
         Command::Pki(c) => pki::run(c),
         Command::NcalayerSim(a) => ncalayer::run(a),
+        Command::Serve(a) => serve::serve(a),
+        Command::CheckConfig(a) => serve::check_config(a),
+        Command::Demo(a) => serve::demo(a),
         Command::Audit(c) => audit::run(c),
     }
 }

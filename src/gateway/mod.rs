@@ -4,3 +4,5 @@ pub mod client;
 pub mod config;
 pub mod demo;
 pub mod upstream;
+pub mod run;
+pub mod server;

@@ -54,10 +54,22 @@ pub async fn build(cfg: Config, clock: Clock) -> Result<Built, Vec<String>> {
     };
     let mut rules = Vec::new();
     for (i, m) in cfg.staff.mapping.iter().enumerate() {
-        match MappingRule::from_config(m.bin.clone(), m.nca_role.as_deref(), m.grant.clone()) {
-            Ok(r) => rules.push(r),
-            Err(e) => problems.push(format!("staff.mapping[{i}]: {e}")),
-        }
+        let nca_role = match m.nca_role.as_deref() {
+            None => None,
+            Some(n) => match MappingRule::nca_role_from_name(n) {
+                Some(r) => Some(r),
+                None => {
+                    problems.push(format!("staff.mapping[{i}].nca_role {n:?}: unknown NCA role"));
+                    continue;
+                }
+            },
+        };
+        rules.push(MappingRule {
+            bin: m.bin.clone(),
+            nca_role,
+            profile: None,
+            grant: m.grant.clone(),
+        });
     }
     let staff = match StaffDirectory::load(&cfg.resolve(&cfg.staff.file), rules) {
         Ok(s) => Some(Arc::new(s)),

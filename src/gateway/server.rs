@@ -254,7 +254,7 @@ fn lang_of(h: &HeaderMap, query: Option<&str>) -> Lang {
     let accept = h
         .get(header::ACCEPT_LANGUAGE)
         .and_then(|v| v.to_str().ok());
-    i18n::negotiate(accept, cookie_lang, query)
+    Lang::negotiate(query, cookie_lang, accept)
 }
 
 fn client_ip(s: &AppState, h: &HeaderMap, peer: SocketAddr) -> String {
@@ -457,10 +457,9 @@ async fn login_page(
         format!("{PRELOGIN_COOKIE}={pre}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=3600"),
     );
     if let Some(l) = q.lang.as_deref().filter(|l| ["kk", "ru", "en"].contains(l)) {
-        set_cookie(
-            r.headers_mut(),
-            format!("{LANG_COOKIE}={l}; Path=/; Secure; SameSite=Lax; Max-Age=31536000"),
-        );
+        if let Some(lang) = Lang::from_tag(l) {
+            set_cookie(r.headers_mut(), i18n::lang_cookie(lang, true));
+        }
     }
     r
 }

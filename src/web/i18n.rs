@@ -765,6 +765,12 @@ pub enum Ui {
     ErrorTitle,
     /// Link from an error page to the login page.
     BackToLogin,
+    /// Logout page heading.
+    LogoutTitle,
+    /// Logout page text before the name.
+    LogoutSignedInAs,
+    /// Logout button.
+    LogoutButton,
 }
 
 /// A page string in `lang`.
@@ -835,6 +841,9 @@ pub fn ui(key: Ui, lang: Lang) -> &'static str {
             "Could not continue",
         ],
         Ui::BackToLogin => ["Кіру бетіне оралу", "Вернуться ко входу", "Back to sign-in"],
+        Ui::LogoutTitle => ["Жүйеден шығу", "Выход из системы", "Sign out"],
+        Ui::LogoutSignedInAs => ["Сіз жүйедесіз:", "Вы вошли как:", "You are signed in as:"],
+        Ui::LogoutButton => ["Шығу", "Выйти", "Sign out"],
     };
     match lang {
         Lang::Kk => t[0],
@@ -1125,6 +1134,9 @@ mod tests {
             ErrorCode,
             ErrorTitle,
             BackToLogin,
+            LogoutTitle,
+            LogoutSignedInAs,
+            LogoutButton,
         ] {
             for l in Lang::ALL {
                 assert!(!ui(k, l).is_empty(), "{k:?} {l}");

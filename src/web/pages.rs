@@ -284,6 +284,30 @@ pub fn error_page(lang: Lang, status: u16, code: &str) -> String {
     o
 }
 
+/// The logout page (`GET /eds/logout`, linked from the MIS): who is signed in and a button that
+/// POSTs to `/eds/logout` with the session's CSRF token (a plain form: no script needed).
+pub fn logout_page(lang: Lang, name: &str, csrf: &str) -> String {
+    let mut o = String::with_capacity(2048);
+    head(&mut o, lang, ui(Ui::LogoutTitle, lang));
+    o.push_str("</head>\n<body>\n<main class=\"eds-card\">\n");
+    let _ = writeln!(o, "<h1>{}</h1>", escape(ui(Ui::LogoutTitle, lang)));
+    let _ = writeln!(
+        o,
+        "<p>{} <strong id=\"eds-user\">{}</strong></p>",
+        escape(ui(Ui::LogoutSignedInAs, lang)),
+        escape(name)
+    );
+    let _ = writeln!(
+        o,
+        "<form method=\"post\" action=\"/eds/logout\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">\
+         <button type=\"submit\" id=\"eds-logout\">{}</button></form>",
+        escape(csrf),
+        escape(ui(Ui::LogoutButton, lang))
+    );
+    o.push_str("</main>\n</body>\n</html>\n");
+    o
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
