@@ -359,10 +359,7 @@ impl LoginVerifier {
             .filter(|n| !n.trim().is_empty())
             .or_else(|| id.full_name())
             .unwrap_or_default();
-        let key_id = hex::encode(ring::digest::digest(
-            &ring::digest::SHA256,
-            &leaf.spki_der,
-        ));
+        let key_id = hex::encode(ring::digest::digest(&ring::digest::SHA256, &leaf.spki_der));
         let identity = Identity {
             iin,
             name,
