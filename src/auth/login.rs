@@ -306,7 +306,7 @@ impl LoginVerifier {
         let mut pool: Vec<Certificate> = sd.certificates.clone();
         pool.extend(self.trust.intermediates().iter().cloned());
         let mut opts = ValidationOptions::at(now);
-        opts.signature = self.signature.clone();
+        opts.signature = self.signature;
         let validated = path::build_and_validate(
             leaf,
             self.trust.anchors(),
