@@ -639,6 +639,33 @@ fn hostile_files_get_clear_errors_not_panics() {
     let err = AuditLog::open(AuditConfig::new(&huge, "gw")).expect_err("corrupt tail");
     assert!(err.to_string().contains("audit verify"), "{err}");
 
+    // Seqs at the edges of u64 and a timestamp beyond year 9999: problems, not overflows.
+    let z = "0".repeat(64);
+    let edge = dir.join("edge.jsonl");
+    write_lines(
+        &edge,
+        &[0u64, u64::MAX, u64::MAX - 1, u64::MAX]
+            .iter()
+            .map(|q| format!(r#"{{"seq":{q},"ts":"2026-11-25T00:00:00Z","instance":"x","event":"e","prev":"{z}"}}"#))
+            .collect::<Vec<_>>(),
+    );
+    let r = verify_files(std::slice::from_ref(&edge));
+    assert!(
+        r.problems.iter().any(|p| p.kind == ProblemKind::Duplicate),
+        "{:#?}",
+        r.problems
+    );
+    assert!(
+        r.problems.iter().any(|p| p.kind == ProblemKind::BadStart),
+        "{:#?}",
+        r.problems
+    );
+    let log = open(&dir.join("time.jsonl"));
+    assert!(matches!(
+        log.append("e", UnixTime(i64::MAX), json!({})),
+        Err(AuditError::InvalidTime(_))
+    ));
+
     // Usage errors: 64.
     assert_eq!(cli(&["audit", "verify"]).0, 64);
     assert_eq!(cli(&["audit", "verify", "--frobnicate", s(&g)]).0, 64);
@@ -649,6 +676,10 @@ fn hostile_files_get_clear_errors_not_panics() {
     let (code, out, _) = cli(&["audit", "verify", "--help"]);
     assert_eq!(code, 0);
     assert!(out.contains("--allow-partial"), "{out}");
+
+    // The 10 MB files are not worth keeping.
+    let _ = fs::remove_dir_all(&dir);
+    let _ = fs::remove_dir_all(path.parent().expect("dir"));
 }
 
 /// Appends per second, PerRecord fsync vs Batch (run with `--ignored --nocapture`).

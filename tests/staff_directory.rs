@@ -72,7 +72,9 @@ fn csv_file_loads_and_lookups_apply_every_rule() {
 
     let e = s.lookup(&person("111111111111"), NOW).expect_err("unknown");
     assert_eq!((e.code, e.status), ("staff_unknown", 403));
-    let e = s.lookup(&person("880515300123"), NOW).expect_err("disabled");
+    let e = s
+        .lookup(&person("880515300123"), NOW)
+        .expect_err("disabled");
     assert_eq!(e.code, "staff_disabled");
     // valid_until 2026-05-31 ends at 2026-05-31T19:00:00Z (midnight in Kazakhstan).
     let e = s.lookup(&person("900101300012"), NOW).expect_err("expired");
@@ -106,7 +108,10 @@ fn csv_file_loads_and_lookups_apply_every_rule() {
 
     let mut no_iin = person("123456789011");
     no_iin.iin = None;
-    assert_eq!(s.lookup(&no_iin, NOW).expect_err("no IIN").code, "cert_no_iin");
+    assert_eq!(
+        s.lookup(&no_iin, NOW).expect_err("no IIN").code,
+        "cert_no_iin"
+    );
 }
 
 #[test]
@@ -148,7 +153,10 @@ fn csv_errors_are_all_listed_with_line_numbers() {
     assert_eq!(lines.len(), expect.len(), "{e}");
     for ((line, reason), (want_line, want)) in lines.iter().zip(expect) {
         assert_eq!(*line, Some(want_line), "{e}");
-        assert!(reason.starts_with(want), "line {want_line}: {reason:?} vs {want:?}");
+        assert!(
+            reason.starts_with(want),
+            "line {want_line}: {reason:?} vs {want:?}"
+        );
     }
     // The Display form an operator sees lists them all.
     let shown = e.to_string();
@@ -163,7 +171,10 @@ fn csv_header_problems_are_named() {
     write(&f, "iin,fullname,roles\n123456789011,X,\n");
     let e = StaffDirectory::load(&f, vec![]).expect_err("bad header");
     assert_eq!(e.problems[0].line, Some(1));
-    assert!(e.problems[0].reason.contains("unknown column \"fullname\""), "{e}");
+    assert!(
+        e.problems[0].reason.contains("unknown column \"fullname\""),
+        "{e}"
+    );
     assert!(e.to_string().contains("lacks the \"name\" column"), "{e}");
 
     write(&f, "# only a comment\n");
@@ -206,7 +217,9 @@ valid_until = "2027-01-15"
     assert_eq!(r.valid_until.as_deref(), Some("2026-12-31"));
     assert_eq!(r.line, 3);
     assert_eq!(
-        s.lookup(&person("123456789012"), NOW).expect_err("off").code,
+        s.lookup(&person("123456789012"), NOW)
+            .expect_err("off")
+            .code,
         "staff_disabled"
     );
     let after = UnixTime::parse_rfc3339("2027-01-01T00:00:00Z").expect("t");
@@ -325,8 +338,16 @@ fn mapping_rules_add_roles_to_matched_staff_only() {
         vec![NcaRole::FirstHead],
         NcaProfile::Gost2015SingleKey,
     );
-    assert_eq!(s.lookup(&head, NOW).expect("ok").roles, vec!["head", "staff"]);
-    let rsa_head = id("123456789012", None, vec![NcaRole::FirstHead], NcaProfile::RsaAuth);
+    assert_eq!(
+        s.lookup(&head, NOW).expect("ok").roles,
+        vec!["head", "staff"]
+    );
+    let rsa_head = id(
+        "123456789012",
+        None,
+        vec![NcaRole::FirstHead],
+        NcaProfile::RsaAuth,
+    );
     assert!(s.lookup(&rsa_head, NOW).expect("ok").roles.is_empty());
     // A rule never admits someone who is not in the file.
     let stranger = id(
@@ -381,7 +402,10 @@ fn reload_on_change_keeps_the_old_directory_while_the_file_is_bad() {
     );
 
     // A bad file: refused once, the previous directory keeps serving.
-    write(&f, "iin,name,roles\n123456789011,Тестов Тест,doctor\nnot-an-iin,X,\n");
+    write(
+        &f,
+        "iin,name,roles\n123456789011,Тестов Тест,doctor\nnot-an-iin,X,\n",
+    );
     let e = s.reload_if_changed().expect_err("bad file");
     assert_eq!(e.problems[0].line, Some(3), "{e}");
     assert_eq!(s.len(), 2);
@@ -390,7 +414,10 @@ fn reload_on_change_keeps_the_old_directory_while_the_file_is_bad() {
     assert_eq!(s.reload_if_changed(), Ok(None), "reported once");
 
     // Fixed: one removed.
-    write(&f, "iin,name,roles\n123456789011,Тестов Тест,doctor;staff\n");
+    write(
+        &f,
+        "iin,name,roles\n123456789011,Тестов Тест,doctor;staff\n",
+    );
     assert_eq!(
         s.reload_if_changed(),
         Ok(Some(ReloadSummary {
@@ -402,7 +429,9 @@ fn reload_on_change_keeps_the_old_directory_while_the_file_is_bad() {
     );
     assert_eq!(s.last_error(), None);
     assert_eq!(
-        s.lookup(&person("123456789012"), NOW).expect_err("gone").code,
+        s.lookup(&person("123456789012"), NOW)
+            .expect_err("gone")
+            .code,
         "staff_unknown"
     );
 

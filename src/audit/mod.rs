@@ -44,6 +44,8 @@ pub enum AuditError {
     InvalidConfig(String),
     /// An event name outside `[a-z0-9_.-]{1,64}`.
     InvalidEvent(String),
+    /// A timestamp that has no RFC 3339 form (outside years 0..=9999).
+    InvalidTime(i64),
     /// A file operation failed.
     Io {
         /// The file or directory.
@@ -83,6 +85,7 @@ impl fmt::Display for AuditError {
             AuditError::InvalidEvent(e) => {
                 write!(f, "audit event name {e:?} is not of [a-z0-9_.-], 1..64")
             }
+            AuditError::InvalidTime(t) => write!(f, "audit timestamp {t} has no RFC 3339 form"),
             AuditError::Io { path, op, source } => {
                 write!(f, "audit file {}: {op}: {source}", path.display())
             }

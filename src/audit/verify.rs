@@ -433,11 +433,9 @@ impl Verifier {
         // Position: in order, a jump (gap opens), or late (fills a gap: reordered).
         match self.max.clone() {
             None => {}
-            Some((m, mloc, _)) if s > m => {
-                if s > m + 1 {
-                    self.open_gap(m + 1, s - 1, (m, mloc), (s, loc));
-                }
-            }
+            Some((m, _, _)) if Some(s) == m.checked_add(1) => {}
+            // s > m + 1 here, so neither bound overflows.
+            Some((m, mloc, _)) if s > m => self.open_gap(m + 1, s - 1, (m, mloc), (s, loc)),
             Some((m, mloc, _)) => {
                 let min = self.min.as_ref().map_or(s, |x| x.0);
                 if self.take_missing(s) {
@@ -488,15 +486,16 @@ impl Verifier {
         } else if s > 1 && self.is_missing(s - 1) {
             pending_prev = Some(prev.clone());
         }
-        if let Some(next) = self.seen.get_mut(&(s + 1)) {
+        let next = s.checked_add(1).and_then(|n| self.seen.get_mut(&n));
+        if let Some(next) = next {
             if let Some(np) = next.pending_prev.take() {
                 if np != hash {
                     let b = Broken {
-                        seq: s + 1,
+                        seq: s.saturating_add(1),
                         loc: next.loc,
                         prev_loc: loc,
                     };
-                    self.broken.insert(s + 1, b);
+                    self.broken.insert(b.seq, b);
                 }
             }
         }
@@ -645,7 +644,9 @@ impl Verifier {
         let mut i = 0;
         while i < broken.len() {
             let b = &broken[i];
-            let next_also = broken.get(i + 1).filter(|n| n.seq == b.seq + 1);
+            let next_also = broken
+                .get(i + 1)
+                .filter(|n| Some(n.seq) == b.seq.checked_add(1));
             if let Some(n) = next_also {
                 let (here, after) = (self.at(b.loc), self.at(n.loc));
                 self.problem(
@@ -656,7 +657,7 @@ impl Verifier {
                         "seq {} ({here}) was edited: its SHA-256 no longer matches the prev stored in seq {} ({after}), and its own prev no longer matches seq {} (which therefore cannot be vouched for either)",
                         b.seq,
                         n.seq,
-                        b.seq - 1
+                        b.seq.saturating_sub(1)
                     ),
                 );
                 i += 2;
@@ -664,11 +665,11 @@ impl Verifier {
                 let (edited, by) = (self.at(b.prev_loc), self.at(b.loc));
                 self.problem(
                     b.prev_loc,
-                    Some(b.seq - 1),
+                    Some(b.seq.saturating_sub(1)),
                     ProblemKind::Edited,
                     format!(
                         "seq {} ({edited}) was edited: its SHA-256 no longer matches the prev stored in seq {} ({by})",
-                        b.seq - 1,
+                        b.seq.saturating_sub(1),
                         b.seq
                     ),
                 );

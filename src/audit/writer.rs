@@ -362,6 +362,10 @@ impl AuditLog {
         let shared = &self.inner.shared;
         let cfg = &shared.cfg;
         let ts_s = ts.to_rfc3339();
+        // `to_rfc3339` falls back to digits outside years 0..=9999; the verifier would refuse that.
+        if crate::pki::time::UnixTime::parse_rfc3339(&ts_s).is_none() {
+            return Err(AuditError::InvalidTime(ts.0));
+        }
         let mut st = lock(shared)?;
         if let Some(why) = &st.poisoned {
             return Err(AuditError::Poisoned(why.clone()));

@@ -306,7 +306,7 @@ impl LoginVerifier {
         let mut pool: Vec<Certificate> = sd.certificates.clone();
         pool.extend(self.trust.intermediates().iter().cloned());
         let mut opts = ValidationOptions::at(now);
-        opts.signature = self.signature.clone();
+        opts.signature = self.signature;
         let validated = path::build_and_validate(
             leaf,
             self.trust.anchors(),
@@ -359,10 +359,7 @@ impl LoginVerifier {
             .filter(|n| !n.trim().is_empty())
             .or_else(|| id.full_name())
             .unwrap_or_default();
-        let key_id = hex::encode(ring::digest::digest(
-            &ring::digest::SHA256,
-            &leaf.spki_der,
-        ));
+        let key_id = hex::encode(ring::digest::digest(&ring::digest::SHA256, &leaf.spki_der));
         let identity = Identity {
             iin,
             name,

@@ -503,10 +503,7 @@ fn parse_csv(text: &str, p: &mut Problems) -> Vec<StaffRecord> {
                     None => {
                         p.add(
                             Some(n),
-                            format!(
-                                "unknown column {name:?} (known: {})",
-                                COLUMNS.join(", ")
-                            ),
+                            format!("unknown column {name:?} (known: {})", COLUMNS.join(", ")),
                         );
                         ok = false;
                     }
@@ -563,7 +560,10 @@ fn parse_csv(text: &str, p: &mut Problems) -> Vec<StaffRecord> {
         }
     }
     if header.is_none() {
-        p.add(None, "no header line (iin,name,roles,enabled,valid_until,bin)");
+        p.add(
+            None,
+            "no header line (iin,name,roles,enabled,valid_until,bin)",
+        );
     }
     records
 }
@@ -593,7 +593,10 @@ fn parse_toml(text: &str, p: &mut Problems) -> Vec<StaffRecord> {
         } else {
             p.add(
                 Some(line_of(text, k.span().start)),
-                format!("unknown top-level key {:?} (expected [[staff]])", k.get_ref()),
+                format!(
+                    "unknown top-level key {:?} (expected [[staff]])",
+                    k.get_ref()
+                ),
             );
         }
     }
@@ -679,7 +682,11 @@ fn parse_toml(text: &str, p: &mut Problems) -> Vec<StaffRecord> {
 }
 
 /// Parses a staff file's text; `toml` selects the format.
-fn parse_text(path: &Path, text: &str, toml: bool) -> Result<BTreeMap<String, StaffRecord>, StaffError> {
+fn parse_text(
+    path: &Path,
+    text: &str,
+    toml: bool,
+) -> Result<BTreeMap<String, StaffRecord>, StaffError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut p = Problems::new();
     let records = if toml {
@@ -806,7 +813,10 @@ impl StaffDirectory {
             if let Some(b) = &r.bin
                 && !digits12(b)
             {
-                problems.add(None, format!("mapping rule #{}: BIN {b:?} is not 12 digits", i + 1));
+                problems.add(
+                    None,
+                    format!("mapping rule #{}: BIN {b:?} is not 12 digits", i + 1),
+                );
             }
         }
         if !problems.is_empty() {

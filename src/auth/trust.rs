@@ -151,7 +151,10 @@ fn certificates_in(bytes: &[u8]) -> Result<Vec<Vec<u8>>, String> {
             .get(11..)
             .and_then(|b| b.find("-----"))
             .ok_or("unterminated PEM header")?;
-        let label = block.get(11..11 + label_end).unwrap_or_default().to_string();
+        let label = block
+            .get(11..11 + label_end)
+            .unwrap_or_default()
+            .to_string();
         let end_marker = format!("-----END {label}-----");
         let end = block
             .find(&end_marker)
@@ -303,10 +306,11 @@ impl TrustStore {
     ) -> Result<TrustStore, TrustError> {
         let mut problems = Vec::new();
         let mut found = Vec::new();
-        let all = anchors
-            .into_iter()
-            .map(|c| (c, TrustRole::Anchor))
-            .chain(intermediates.into_iter().map(|c| (c, TrustRole::Intermediate)));
+        let all = anchors.into_iter().map(|c| (c, TrustRole::Anchor)).chain(
+            intermediates
+                .into_iter()
+                .map(|c| (c, TrustRole::Intermediate)),
+        );
         for (i, (cert, role)) in all.enumerate() {
             let label = format!("(memory)#{}", i + 1);
             if cert.is_ca() {
