@@ -81,10 +81,13 @@ fn browser() -> Option<Browser> {
 impl Browser {
     /// Runs one plan through tests/browser/login.mjs and returns what it observed.
     #[track_caller]
-    fn run(&self, locale: &str, steps: Value) -> Value {
+    /// `accept_language` is sent as the header; its first tag is also the browser's locale.
+    fn run(&self, accept_language: &str, steps: Value) -> Value {
+        let locale = accept_language.split([',', ';']).next().unwrap_or("ru");
         let plan = json!({
             "chromium": self.chromium,
             "locale": locale,
+            "acceptLanguage": accept_language,
             "steps": steps,
         });
         let out = Command::new("node")
@@ -373,14 +376,14 @@ fn refusal(status: StatusCode, code: &str, headers: &HeaderMap) -> Response {
         .into_response()
 }
 
-/// The CSRF and content-type checks every POST of the real gateway makes.
-fn post_checks(d: &Double, headers: &HeaderMap) -> Result<(), Response> {
+/// The CSRF and content-type checks every POST of the real gateway makes: the refusal, if any.
+fn post_checks(d: &Double, headers: &HeaderMap) -> Option<Response> {
     let json_ct = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
     if !json_ct {
-        return Err(refusal(
+        return Some(refusal(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
             headers,
@@ -391,13 +394,13 @@ fn post_checks(d: &Double, headers: &HeaderMap) -> Result<(), Response> {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v == d.csrf);
     if !csrf_ok {
-        return Err(refusal(StatusCode::FORBIDDEN, "csrf_failed", headers));
+        return Some(refusal(StatusCode::FORBIDDEN, "csrf_failed", headers));
     }
-    Ok(())
+    None
 }
 
 async fn challenge_post(State(d): State<Arc<Double>>, headers: HeaderMap) -> Response {
-    if let Err(r) = post_checks(&d, &headers) {
+    if let Some(r) = post_checks(&d, &headers) {
         return r;
     }
     use base64::Engine;
@@ -419,7 +422,7 @@ async fn login_post(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    if let Err(r) = post_checks(&d, &headers) {
+    if let Some(r) = post_checks(&d, &headers) {
         return r;
     }
     let Ok(req) = serde_json::from_slice::<Value>(&body) else {
