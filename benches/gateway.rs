@@ -62,7 +62,8 @@ async fn run() {
     let anchors = vec![
         Certificate::parse(&std::fs::read(pki.dir.join("root.pem")).expect("root")).expect("root"),
     ];
-    let pool = vec![Certificate::parse(&std::fs::read(pki.dir.join("ca.pem")).expect("ca")).expect("ca")];
+    let pool =
+        vec![Certificate::parse(&std::fs::read(pki.dir.join("ca.pem")).expect("ca")).expect("ca")];
     let data = b"eds-gateway login\nnonce: benchmark";
     let cms_der = sign_cms(
         &key.signer.key,
@@ -82,8 +83,7 @@ async fn run() {
         let leaf = v[0].certificate.clone().expect("cert");
         assert!(v[0].result.is_ok());
         let opts = ValidationOptions::at(eds_gateway::clock::now());
-        path::build_and_validate(&leaf, &anchors, &pool, &opts, &mut |_| Ok(()))
-            .expect("path");
+        path::build_and_validate(&leaf, &anchors, &pool, &opts, &mut |_| Ok(())).expect("path");
         core.push(t.elapsed());
     }
     let core_med = median(core);

@@ -212,7 +212,12 @@ async fn run_demo(a: DemoArgs) -> ExitCode {
         Ok(l) => l,
         Err(e) => return fail(format!("gateway {gateway}: {e}")),
     };
-    run::start_revocation(&built.crl_stores, Duration::from_secs(10), crate::clock::now()).await;
+    run::start_revocation(
+        &built.crl_stores,
+        Duration::from_secs(10),
+        crate::clock::now(),
+    )
+    .await;
     let state = built.state.clone();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(run::serve(state, listener, async move {
@@ -221,7 +226,10 @@ async fn run_demo(a: DemoArgs) -> ExitCode {
             _ = tokio::signal::ctrl_c() => {}
         }
     }));
-    println!("eds-gateway demo is running (TEST keys only, data in {})", dir.display());
+    println!(
+        "eds-gateway demo is running (TEST keys only, data in {})",
+        dir.display()
+    );
     println!();
     println!("  open          http://{gateway}/   (the demo MIS behind the gateway)");
     println!("  config        {}", prepared.config.display());
@@ -279,6 +287,13 @@ async fn smoke(dir: &std::path::Path, gateway: SocketAddr, p: &demo::Prepared) -
             if passed { "as expected" } else { "UNEXPECTED" }
         );
     }
-    println!("smoke: audit log at {}", dir.join("data/audit/audit.jsonl").display());
-    if ok { ExitCode::SUCCESS } else { ExitCode::from(1) }
+    println!(
+        "smoke: audit log at {}",
+        dir.join("data/audit/audit.jsonl").display()
+    );
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
 }

@@ -3,6 +3,6 @@
 pub mod client;
 pub mod config;
 pub mod demo;
-pub mod upstream;
 pub mod run;
 pub mod server;
+pub mod upstream;

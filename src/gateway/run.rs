@@ -59,7 +59,9 @@ pub async fn build(cfg: Config, clock: Clock) -> Result<Built, Vec<String>> {
             Some(n) => match MappingRule::nca_role_from_name(n) {
                 Some(r) => Some(r),
                 None => {
-                    problems.push(format!("staff.mapping[{i}].nca_role {n:?}: unknown NCA role"));
+                    problems.push(format!(
+                        "staff.mapping[{i}].nca_role {n:?}: unknown NCA role"
+                    ));
                     continue;
                 }
             },
@@ -210,13 +212,19 @@ async fn revocation(cfg: &Config, problems: &mut Vec<String>) -> Option<Revocati
         {
             Ok(c) => c,
             Err(e) => {
-                problems.push(format!("revocation.crl[{i}].issuer {}: {e}", path.display()));
+                problems.push(format!(
+                    "revocation.crl[{i}].issuer {}: {e}",
+                    path.display()
+                ));
                 continue;
             }
         };
         let mut sc = CrlStoreConfig::new(c.url.clone());
         sc.delta_url = c.delta_url.clone();
-        sc.dir = r.crl_dir.as_ref().map(|d| cfg.resolve(d).join(format!("issuer{i}")));
+        sc.dir = r
+            .crl_dir
+            .as_ref()
+            .map(|d| cfg.resolve(d).join(format!("issuer{i}")));
         let store = Arc::new(CrlStore::new(http.clone(), Arc::new(issuer), sc));
         let _ = store.load_persisted().await;
         stores.push(store);
@@ -243,9 +251,13 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    server::spawn_background(&state);
+    let background = server::spawn_background(&state);
     let app = server::app(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
+    let r = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+    for t in background {
+        t.abort();
+    }
+    r
 }

@@ -135,11 +135,12 @@ pub fn app(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-/// Starts the background work: store events → cache eviction, expiry sweeps.
-pub fn spawn_background(state: &Arc<AppState>) {
+/// Starts the background work: store events → cache eviction, expiry sweeps. The caller aborts
+/// the returned tasks at shutdown (they hold the state, and with it the store's lock).
+pub fn spawn_background(state: &Arc<AppState>) -> Vec<tokio::task::JoinHandle<()>> {
     let s = state.clone();
     let mut rx = s.store.subscribe();
-    tokio::spawn(async move {
+    let events = tokio::spawn(async move {
         loop {
             match rx.recv().await {
                 Ok(StoreEvent::SessionEnded { token_hash, .. }) => s.forget(&token_hash),
@@ -155,13 +156,14 @@ pub fn spawn_background(state: &Arc<AppState>) {
         }
     });
     let s = state.clone();
-    tokio::spawn(async move {
+    let sweeps = tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(30));
         loop {
             tick.tick().await;
             sweep_expired(&s).await;
         }
     });
+    vec![events, sweeps]
 }
 
 /// Ends every session past its idle or absolute limit, with an audit record each.
@@ -251,9 +253,7 @@ fn prelogin_csrf(pre: &str) -> String {
 
 fn lang_of(h: &HeaderMap, query: Option<&str>) -> Lang {
     let cookie_lang = cookie(h, LANG_COOKIE);
-    let accept = h
-        .get(header::ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok());
+    let accept = h.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
     Lang::negotiate(query, cookie_lang, accept)
 }
 
@@ -415,7 +415,11 @@ fn csrf_from(h: &HeaderMap, form: Option<&HashMap<String, String>>) -> Option<St
 }
 
 fn ct_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -485,13 +489,21 @@ async fn new_challenge(
     }
 }
 
-async fn issue_challenge(s: &Arc<AppState>, req: Request<Body>, ip: &str) -> Result<Value, Refusal> {
+async fn issue_challenge(
+    s: &Arc<AppState>,
+    req: Request<Body>,
+    ip: &str,
+) -> Result<Value, Refusal> {
     let (h, _body) = post_body(s, req, false).await?;
     let pre = cookie(&h, PRELOGIN_COOKIE)
         .ok_or_else(|| Refusal::new("csrf_failed", 403, "no pre-login cookie"))?;
     let token = csrf_from(&h, None).unwrap_or_default();
     if !ct_eq(&token, &prelogin_csrf(pre)) {
-        return Err(Refusal::new("csrf_failed", 403, "CSRF token does not match"));
+        return Err(Refusal::new(
+            "csrf_failed",
+            403,
+            "CSRF token does not match",
+        ));
     }
     let rl = &s.cfg.rate_limit;
     let store_err = |e: crate::session::StoreError| Refusal::new(e.code(), 503, e.to_string());
@@ -591,7 +603,11 @@ async fn do_login(
         .to_string();
     let token = csrf_from(&h, None).unwrap_or_default();
     if !ct_eq(&token, &prelogin_csrf(&pre)) {
-        return Err(Refusal::new("csrf_failed", 403, "CSRF token does not match"));
+        return Err(Refusal::new(
+            "csrf_failed",
+            403,
+            "CSRF token does not match",
+        ));
     }
     let store_err = |e: crate::session::StoreError| Refusal::new(e.code(), 503, e.to_string());
     let fails = s
@@ -609,7 +625,11 @@ async fn do_login(
     let lb: LoginBody = serde_json::from_slice(&body)
         .map_err(|e| Refusal::new("bad_request", 400, format!("login body: {e}")))?;
     if lb.challenge_id.len() > 128 {
-        return Err(Refusal::new("challenge_unknown", 400, "challenge id too long"));
+        return Err(Refusal::new(
+            "challenge_unknown",
+            400,
+            "challenge id too long",
+        ));
     }
     let now = s.now();
     let pre_hash = sha256_hex(&[b"eds-pre", pre.as_bytes()]);
@@ -714,10 +734,7 @@ fn session_json(s: &Session) -> Value {
 
 /// The live session of this request, after the expiry checks (which end and audit expired
 /// ones). `Err` carries the code for the refusal page.
-async fn current_session(
-    s: &Arc<AppState>,
-    h: &HeaderMap,
-) -> Result<Session, &'static str> {
+async fn current_session(s: &Arc<AppState>, h: &HeaderMap) -> Result<Session, &'static str> {
     let Some(token) = cookie(h, SESSION_COOKIE) else {
         return Err("not_authenticated");
     };
@@ -916,7 +933,11 @@ async fn gate(
         .and_then(|v| v.to_str().ok())
         .filter(|v| v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
         .map(str::to_string)
-        .unwrap_or_else(|| random_token().map(|t| t[..32].to_string()).unwrap_or_default());
+        .unwrap_or_else(|| {
+            random_token()
+                .map(|t| t[..32].to_string())
+                .unwrap_or_default()
+        });
     let host = req
         .headers()
         .get(header::HOST)

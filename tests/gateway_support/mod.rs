@@ -122,7 +122,14 @@ impl TestPki {
 
     /// Issues a key for `iin` with `profile` and NCA role `role`.
     pub fn issue(&self, iin: &str, surname: &str, profile: Profile, role: &str) -> TestKey {
-        self.issue_at(iin, surname, profile, role, UnixTime(ca::now().0 - 300), 365)
+        self.issue_at(
+            iin,
+            surname,
+            profile,
+            role,
+            UnixTime(ca::now().0 - 300),
+            365,
+        )
     }
 
     /// Issues with an explicit validity.
@@ -151,9 +158,8 @@ impl TestPki {
                 days,
             })
             .expect("issue");
-        let key_id = eds_gateway::drill::keys::key_id(
-            &issued.key.public_key_bits().expect("public key"),
-        );
+        let key_id =
+            eds_gateway::drill::keys::key_id(&issued.key.public_key_bits().expect("public key"));
         let p12 = p12out::write(
             &issued.key.to_pkcs8(),
             &[issued.cert_der.clone(), ca.ca.der().to_vec()],
@@ -223,8 +229,10 @@ pub async fn echo_mis() -> SocketAddr {
             .iter()
             .map(|(k, v)| json!([k.as_str(), String::from_utf8_lossy(v.as_bytes())]))
             .collect();
-        axum::Json(json!({"method": parts.method.as_str(), "path": parts.uri.to_string(),
-                          "headers": headers, "body_len": len}))
+        axum::Json(
+            json!({"method": parts.method.as_str(), "path": parts.uri.to_string(),
+                          "headers": headers, "body_len": len}),
+        )
     });
     let l = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -282,7 +290,13 @@ impl Gw {
 
 /// Writes `gateway.toml` into `dir` (which must hold `certs/` and `staff.csv`) with `extra`
 /// appended, and starts a gateway on 127.0.0.1:0 in front of `mis`.
-pub async fn gateway(dir: &Path, mis: SocketAddr, revocation: &str, extra: &str, clock: &TestClock) -> Gw {
+pub async fn gateway(
+    dir: &Path,
+    mis: SocketAddr,
+    revocation: &str,
+    extra: &str,
+    clock: &TestClock,
+) -> Gw {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind gateway");
