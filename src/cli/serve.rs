@@ -81,16 +81,28 @@ pub fn check_config(a: CheckConfigArgs) -> ExitCode {
         Err(c) => return c,
     };
     rt.block_on(async {
-        match run::build(cfg, Arc::new(crate::clock::now)).await {
+        match run::check(&cfg).await {
             Ok(b) => {
                 println!(
                     "{}: OK (listen {}, origin {}, store {}, {} CRL source(s))",
                     a.file.display(),
-                    b.state.cfg.server.listen,
-                    b.state.cfg.server.public_origin,
-                    b.state.store.backend(),
-                    b.crl_stores.len()
+                    cfg.server.listen,
+                    cfg.server.public_origin,
+                    cfg.session.store,
+                    b.crl_sources
                 );
+                println!("trust store ({} certificates):", b.trust.summary().len());
+                for e in b.trust.summary() {
+                    println!(
+                        "  {:<12} {}  until {}  sha256 {}  ({})",
+                        format!("{:?}", e.role).to_lowercase(),
+                        e.subject,
+                        e.not_after.to_rfc3339(),
+                        e.sha256,
+                        e.file
+                    );
+                }
+                println!("staff directory: {} record(s)", b.staff.len());
                 ExitCode::SUCCESS
             }
             Err(p) => bad_config(&a.file, &p),

@@ -33,11 +33,31 @@ pub struct Built {
     pub state: Arc<AppState>,
     /// The CRL stores (one per configured issuer).
     pub crl_stores: Vec<Arc<CrlStore>>,
+    /// The trust store (for `check-config` and logs).
+    pub trust: Arc<TrustStore>,
+    /// The staff directory.
+    pub staff: Arc<StaffDirectory>,
 }
 
-/// Builds everything from `cfg` (no port bound yet). `Err` lists every problem.
-pub async fn build(cfg: Config, clock: Clock) -> Result<Built, Vec<String>> {
-    let mut problems = Vec::new();
+/// What `check-config` reports.
+pub struct Checked {
+    /// The trust store.
+    pub trust: Arc<TrustStore>,
+    /// The staff directory.
+    pub staff: Arc<StaffDirectory>,
+    /// Configured CRL sources.
+    pub crl_sources: usize,
+}
+
+/// The stateless parts: trust store, purpose policy, staff directory.
+fn parts(
+    cfg: &Config,
+    problems: &mut Vec<String>,
+) -> (
+    Option<Arc<TrustStore>>,
+    Option<PurposePolicy>,
+    Option<Arc<StaffDirectory>>,
+) {
     let trust = match TrustStore::load_dir(&cfg.resolve(&cfg.trust.dir)) {
         Ok(t) => Some(Arc::new(t)),
         Err(e) => {
@@ -80,6 +100,43 @@ pub async fn build(cfg: Config, clock: Clock) -> Result<Built, Vec<String>> {
             None
         }
     };
+    (trust, purpose, staff)
+}
+
+/// Checks everything `serve` would load, without taking the session store's lock or writing
+/// to the audit log (safe while the gateway runs). `Err` lists every problem.
+pub async fn check(cfg: &Config) -> Result<Checked, Vec<String>> {
+    let mut problems = Vec::new();
+    let (trust, _purpose, staff) = parts(cfg, &mut problems);
+    let crl_sources = match revocation(cfg, &mut problems).await {
+        Some((_, s)) => s.len(),
+        None => 0,
+    };
+    let audit = cfg.resolve(&cfg.audit.file);
+    if let Some(d) = audit.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if std::fs::create_dir_all(d).is_err() {
+            problems.push(format!("audit.file: cannot create {}", d.display()));
+        }
+    }
+    if cfg.session.store == "redis" {
+        if let Err(e) = open_store(cfg).await {
+            problems.push(e);
+        }
+    }
+    match (trust, staff) {
+        (Some(trust), Some(staff)) if problems.is_empty() => Ok(Checked {
+            trust,
+            staff,
+            crl_sources,
+        }),
+        _ => Err(problems),
+    }
+}
+
+/// Builds everything from `cfg` (no port bound yet). `Err` lists every problem.
+pub async fn build(cfg: Config, clock: Clock) -> Result<Built, Vec<String>> {
+    let mut problems = Vec::new();
+    let (trust, purpose, staff) = parts(&cfg, &mut problems);
     let (checker, crl_stores) = match revocation(&cfg, &mut problems).await {
         Some((c, s)) => (c, s),
         None => (None, Vec::new()),
@@ -131,8 +188,8 @@ pub async fn build(cfg: Config, clock: Clock) -> Result<Built, Vec<String>> {
         return Err(problems);
     }
     let verifier = match checker {
-        Some(c) => LoginVerifier::new(trust, purpose, c, staff.clone()),
-        None => LoginVerifier::danger_no_revocation(trust, purpose, staff.clone()),
+        Some(c) => LoginVerifier::new(trust.clone(), purpose, c, staff.clone()),
+        None => LoginVerifier::danger_no_revocation(trust.clone(), purpose, staff.clone()),
     };
     // The staff file is re-read when it changes; every reload (or failed reload) is audited.
     let reload_audit = audit.clone();
@@ -153,7 +210,12 @@ pub async fn build(cfg: Config, clock: Clock) -> Result<Built, Vec<String>> {
         },
     );
     let state = AppState::new(cfg, store, Arc::new(verifier), audit, upstream, clock);
-    Ok(Built { state, crl_stores })
+    Ok(Built {
+        state,
+        crl_stores,
+        trust,
+        staff,
+    })
 }
 
 async fn open_store(cfg: &Config) -> Result<Arc<dyn Store>, String> {
