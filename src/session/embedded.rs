@@ -259,8 +259,7 @@ impl EmbeddedStore {
             .sum();
         let challenges: usize = st.challenges.capacity()
             * (size_of::<(String, PendingChallenge)>() + 1)
-            + st
-                .challenges
+            + st.challenges
                 .iter()
                 .map(|(k, c)| {
                     k.capacity()
@@ -441,7 +440,12 @@ impl Store for EmbeddedStore {
             let entries: Vec<Entry> = st
                 .by_key
                 .get(&kid)
-                .map(|keys| keys.iter().filter_map(|k| st.sessions.get(k)).copied().collect())
+                .map(|keys| {
+                    keys.iter()
+                        .filter_map(|k| st.sessions.get(k))
+                        .copied()
+                        .collect()
+                })
                 .unwrap_or_default();
             (Arc::clone(&st.file), entries)
         };
@@ -587,8 +591,8 @@ fn encode_put(s: &Session) -> Result<Vec<u8>, StoreError> {
     head.cert_der = Vec::new();
     let json = serde_json::to_vec(&head)
         .map_err(|e| StoreError::Io(format!("encoding a session record: {e}")))?;
-    let json_len = u32::try_from(json.len())
-        .map_err(|_| StoreError::Io("session record too large".into()))?;
+    let json_len =
+        u32::try_from(json.len()).map_err(|_| StoreError::Io("session record too large".into()))?;
     let mut p = Vec::with_capacity(5 + json.len() + s.cert_der.len());
     p.push(OP_PUT);
     p.extend_from_slice(&json_len.to_le_bytes());
@@ -613,8 +617,8 @@ fn decode_put(p: &[u8], offset: u64) -> Result<Session, StoreError> {
         .get(1..5)
         .and_then(|b| b.try_into().ok())
         .ok_or_else(|| corrupt("short session record"))?;
-    let json_len = usize::try_from(u32::from_le_bytes(len_bytes))
-        .map_err(|_| corrupt("bad JSON length"))?;
+    let json_len =
+        usize::try_from(u32::from_le_bytes(len_bytes)).map_err(|_| corrupt("bad JSON length"))?;
     let json_end = 5usize
         .checked_add(json_len)
         .filter(|&end| end <= p.len())
@@ -656,7 +660,9 @@ fn append(st: &mut State, payload: &[u8]) -> Result<(u64, u32), StoreError> {
         if let Err(e2) = st.file.set_len(offset) {
             st.broken = Some(format!("write failed ({e}) and rollback failed ({e2})"));
         }
-        return Err(StoreError::Io(format!("appending to the session journal: {e}")));
+        return Err(StoreError::Io(format!(
+            "appending to the session journal: {e}"
+        )));
     }
     st.end = offset.saturating_add(u64::from(len));
     Ok((offset, len))
@@ -666,7 +672,9 @@ fn append(st: &mut State, payload: &[u8]) -> Result<(u64, u32), StoreError> {
 fn read_frame_at(file: &File, offset: u64, len: u32) -> Result<Vec<u8>, StoreError> {
     let total = usize::try_from(len).map_err(|_| StoreError::Corrupt("bad frame".into()))?;
     if !(FRAME_HEADER..=FRAME_HEADER + MAX_PAYLOAD).contains(&total) {
-        return Err(StoreError::Corrupt(format!("bad frame length at offset {offset}")));
+        return Err(StoreError::Corrupt(format!(
+            "bad frame length at offset {offset}"
+        )));
     }
     let mut buf = vec![0u8; total];
     read_exact_at(file, &mut buf, offset)
@@ -789,9 +797,13 @@ fn replay(path: &Path) -> Result<State, StoreError> {
                 path.display()
             )));
         }
-        st.file.set_len(0).map_err(|e| io_err("resetting", path, &e))?;
+        st.file
+            .set_len(0)
+            .map_err(|e| io_err("resetting", path, &e))?;
         write_all_at(&st.file, &MAGIC, 0).map_err(|e| io_err("writing", path, &e))?;
-        st.file.sync_all().map_err(|e| io_err("syncing", path, &e))?;
+        st.file
+            .sync_all()
+            .map_err(|e| io_err("syncing", path, &e))?;
         st.torn_tail_dropped = file_len;
         return Ok(st);
     }
@@ -817,7 +829,10 @@ fn replay(path: &Path) -> Result<State, StoreError> {
         // Read one frame (or what is left of it).
         let want = remaining.min((FRAME_HEADER + MAX_PAYLOAD) as u64);
         buf.clear();
-        buf.resize(FRAME_HEADER.min(usize::try_from(want).unwrap_or(FRAME_HEADER)), 0);
+        buf.resize(
+            FRAME_HEADER.min(usize::try_from(want).unwrap_or(FRAME_HEADER)),
+            0,
+        );
         r.read_exact(&mut buf)
             .map_err(|e| io_err("reading", path, &e))?;
         let plen = buf
@@ -837,7 +852,12 @@ fn replay(path: &Path) -> Result<State, StoreError> {
         match check_frame(&buf) {
             FrameCheck::Ok(plen) => {
                 let frame_len = u32::try_from(buf.len()).unwrap_or(u32::MAX);
-                apply(&mut entries, &buf[FRAME_HEADER..FRAME_HEADER + plen], pos, frame_len)?;
+                apply(
+                    &mut entries,
+                    &buf[FRAME_HEADER..FRAME_HEADER + plen],
+                    pos,
+                    frame_len,
+                )?;
                 pos = frame_end;
             }
             FrameCheck::Short => {
@@ -989,7 +1009,8 @@ fn compact(dir: &Path, st: &mut State) -> Result<(), StoreError> {
     }
     w.flush().map_err(werr)?;
     drop(w);
-    tmp.sync_all().map_err(|e| io_err("syncing", &tmp_path, &e))?;
+    tmp.sync_all()
+        .map_err(|e| io_err("syncing", &tmp_path, &e))?;
     std::fs::rename(&tmp_path, &path).map_err(|e| io_err("replacing", &path, &e))?;
     sync_dir(dir)?;
     // The renamed file is the journal now: keep using the handle we wrote it with.

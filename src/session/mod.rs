@@ -238,9 +238,9 @@ pub async fn open(cfg: &StoreConfig) -> Result<Arc<dyn Store>, StoreError> {
                 .map_err(|e| StoreError::Io(format!("opening the session store: {e}")))??;
             Ok(Arc::new(store))
         }
-        StoreConfig::Redis { url, prefix } => {
-            Ok(Arc::new(redis_store::RedisStore::connect(url, prefix).await?))
-        }
+        StoreConfig::Redis { url, prefix } => Ok(Arc::new(
+            redis_store::RedisStore::connect(url, prefix).await?,
+        )),
     }
 }
 
@@ -288,7 +288,9 @@ mod suite {
                 key_id: hex_sha256(&format!("key {key}")),
                 cert_not_after: created + 365 * 86_400,
             },
-            cert_der: (0..1500u32).map(|i| (i * 7 + seed.len() as u32) as u8).collect(),
+            cert_der: (0..1500u32)
+                .map(|i| (i * 7 + seed.len() as u32) as u8)
+                .collect(),
             created,
             last_seen: created,
             idle_timeout_secs: idle,
@@ -379,7 +381,10 @@ mod suite {
     #[async_trait]
     impl Backend for EmbeddedBackend {
         async fn open(&mut self) -> Result<Arc<dyn Store>, StoreError> {
-            Ok(Arc::new(EmbeddedStore::open_with(&self.dir, self.opts.clone())?))
+            Ok(Arc::new(EmbeddedStore::open_with(
+                &self.dir,
+                self.opts.clone(),
+            )?))
         }
 
         async fn second(&mut self) -> Option<Arc<dyn Store>> {
@@ -495,7 +500,11 @@ mod suite {
         a.put_challenge(&c).await.expect("put");
         let mut tasks = Vec::new();
         for i in 0..32 {
-            let s = if i % 2 == 0 { Arc::clone(&a) } else { Arc::clone(&peer) };
+            let s = if i % 2 == 0 {
+                Arc::clone(&a)
+            } else {
+                Arc::clone(&peer)
+            };
             let id = c.id.clone();
             tasks.push(tokio::spawn(async move { s.take_challenge(&id).await }));
         }
@@ -507,7 +516,10 @@ mod suite {
         }
         assert_eq!(won, vec![c.clone()], "exactly one take gets the challenge");
         assert_eq!(a.take_challenge(&c.id).await.expect("take"), None);
-        assert_eq!(a.take_challenge("no-such-challenge").await.expect("take"), None);
+        assert_eq!(
+            a.take_challenge("no-such-challenge").await.expect("take"),
+            None
+        );
     }
 
     async fn session_survives_reopen(b: &mut dyn Backend) {
@@ -518,20 +530,28 @@ mod suite {
             let a = b.open().await.expect("open");
             create(&a, &kept).await;
             create(&a, &gone).await;
-            a.touch_session(&kept.token_hash, t + 20).await.expect("touch");
+            a.touch_session(&kept.token_hash, t + 20)
+                .await
+                .expect("touch");
             let removed = a.remove_session(&gone.token_hash).await.expect("remove");
             assert_eq!(removed.as_ref(), Some(&gone));
         }
         let a = b.open().await.expect("reopen");
         let mut want = kept.clone();
         want.last_seen = t + 20;
-        assert_eq!(a.get_session(&kept.token_hash).await.expect("get"), Some(want.clone()));
+        assert_eq!(
+            a.get_session(&kept.token_hash).await.expect("get"),
+            Some(want.clone())
+        );
         assert_eq!(a.get_session(&gone.token_hash).await.expect("get"), None);
         assert_eq!(
             a.sessions_for_key(&key_of("k1")).await.expect("for key"),
             vec![want.clone()]
         );
-        assert_eq!(a.sessions_for_key(&key_of("k2")).await.expect("for key"), vec![]);
+        assert_eq!(
+            a.sessions_for_key(&key_of("k2")).await.expect("for key"),
+            vec![]
+        );
         assert_eq!(a.list_sessions().await.expect("list"), vec![want]);
     }
 
@@ -553,8 +573,16 @@ mod suite {
         a.remove_session(&s2.token_hash).await.expect("remove");
         let got = a.sessions_for_key(&key_of("K")).await.expect("for key");
         assert_eq!(got, vec![s1.clone(), s3.clone()]);
-        assert_eq!(a.sessions_for_key(&key_of("L")).await.expect("for key"), vec![s4]);
-        assert_eq!(a.sessions_for_key(&key_of("nobody")).await.expect("for key"), vec![]);
+        assert_eq!(
+            a.sessions_for_key(&key_of("L")).await.expect("for key"),
+            vec![s4]
+        );
+        assert_eq!(
+            a.sessions_for_key(&key_of("nobody"))
+                .await
+                .expect("for key"),
+            vec![]
+        );
     }
 
     async fn touch_extends_idle_expiry(b: &mut dyn Backend) {
@@ -562,22 +590,40 @@ mod suite {
         let t = now();
         let s = session("toucher", "K", t, 60);
         create(&a, &s).await;
-        assert_eq!(b.backend_expiry(&s.token_hash).await.unwrap_or(t + 60), t + 60);
+        assert_eq!(
+            b.backend_expiry(&s.token_hash).await.unwrap_or(t + 60),
+            t + 60
+        );
 
         a.touch_session(&s.token_hash, t + 30).await.expect("touch");
-        let got = a.get_session(&s.token_hash).await.expect("get").expect("present");
+        let got = a
+            .get_session(&s.token_hash)
+            .await
+            .expect("get")
+            .expect("present");
         assert_eq!(got.last_seen, t + 30);
         assert_eq!(got.expires_at(), t + 90);
-        assert_eq!(b.backend_expiry(&s.token_hash).await.unwrap_or(t + 90), t + 90);
+        assert_eq!(
+            b.backend_expiry(&s.token_hash).await.unwrap_or(t + 90),
+            t + 90
+        );
 
         // An older timestamp never moves last_seen back.
         a.touch_session(&s.token_hash, t + 10).await.expect("touch");
-        let got = a.get_session(&s.token_hash).await.expect("get").expect("present");
+        let got = a
+            .get_session(&s.token_hash)
+            .await
+            .expect("get")
+            .expect("present");
         assert_eq!(got.last_seen, t + 30);
 
         // A touch 5 s later may be recorded late (≤ 15 s), never wrongly.
         a.touch_session(&s.token_hash, t + 35).await.expect("touch");
-        let got = a.get_session(&s.token_hash).await.expect("get").expect("present");
+        let got = a
+            .get_session(&s.token_hash)
+            .await
+            .expect("get")
+            .expect("present");
         assert!(
             got.last_seen == t + 30 || got.last_seen == t + 35,
             "{}",
@@ -586,8 +632,12 @@ mod suite {
 
         // Touching a removed (or unknown) session does not bring it back.
         a.remove_session(&s.token_hash).await.expect("remove");
-        a.touch_session(&s.token_hash, t + 100).await.expect("touch");
-        a.touch_session(&hex_sha256("unknown"), t + 100).await.expect("touch");
+        a.touch_session(&s.token_hash, t + 100)
+            .await
+            .expect("touch");
+        a.touch_session(&hex_sha256("unknown"), t + 100)
+            .await
+            .expect("touch");
         assert_eq!(a.get_session(&s.token_hash).await.expect("get"), None);
         assert_eq!(a.list_sessions().await.expect("list"), vec![]);
     }
@@ -606,11 +656,20 @@ mod suite {
 
         assert_eq!(a.purge_expired(t + 10).await.expect("purge"), 1);
         assert_eq!(a.get_session(&short.token_hash).await.expect("get"), None);
-        assert_eq!(a.get_session(&long.token_hash).await.expect("get"), Some(long.clone()));
+        assert_eq!(
+            a.get_session(&long.token_hash).await.expect("get"),
+            Some(long.clone())
+        );
         assert_eq!(a.list_sessions().await.expect("list"), vec![long.clone()]);
-        assert_eq!(a.sessions_for_key(&key_of("K")).await.expect("for key"), vec![long]);
+        assert_eq!(
+            a.sessions_for_key(&key_of("K")).await.expect("for key"),
+            vec![long]
+        );
         assert_eq!(a.take_challenge(&old.id).await.expect("take"), None);
-        assert_eq!(a.take_challenge(&fresh.id).await.expect("take"), Some(fresh));
+        assert_eq!(
+            a.take_challenge(&fresh.id).await.expect("take"),
+            Some(fresh)
+        );
         assert_eq!(a.purge_expired(t + 10).await.expect("purge"), 0);
     }
 
@@ -618,14 +677,23 @@ mod suite {
         let a = b.open().await.expect("open");
         let w = Duration::from_millis(400);
         for want in 1..=3 {
-            assert_eq!(a.rate_hit("ip:10.1.2.3:challenge", w).await.expect("hit"), want);
+            assert_eq!(
+                a.rate_hit("ip:10.1.2.3:challenge", w).await.expect("hit"),
+                want
+            );
         }
         assert_eq!(a.rate_peek("ip:10.1.2.3:challenge").await.expect("peek"), 3);
         assert_eq!(a.rate_peek("ip:10.9.9.9:challenge").await.expect("peek"), 0);
-        assert_eq!(a.rate_hit("iin:870412300415:fail", w).await.expect("hit"), 1);
+        assert_eq!(
+            a.rate_hit("iin:870412300415:fail", w).await.expect("hit"),
+            1
+        );
         tokio::time::sleep(Duration::from_millis(600)).await;
         assert_eq!(a.rate_peek("ip:10.1.2.3:challenge").await.expect("peek"), 0);
-        assert_eq!(a.rate_hit("ip:10.1.2.3:challenge", w).await.expect("hit"), 1);
+        assert_eq!(
+            a.rate_hit("ip:10.1.2.3:challenge", w).await.expect("hit"),
+            1
+        );
     }
 
     async fn events_reach_a_second_instance(b: &mut dyn Backend) {
@@ -660,7 +728,11 @@ mod suite {
         create(&a, &s).await;
         let mut tasks = Vec::new();
         for i in 0..8 {
-            let st = if i % 2 == 0 { Arc::clone(&a) } else { Arc::clone(&peer) };
+            let st = if i % 2 == 0 {
+                Arc::clone(&a)
+            } else {
+                Arc::clone(&peer)
+            };
             let th = s.token_hash.clone();
             tasks.push(tokio::spawn(async move { st.remove_session(&th).await }));
         }
@@ -672,7 +744,10 @@ mod suite {
         }
         assert_eq!(got, vec![s.clone()]);
         assert_eq!(peer.get_session(&s.token_hash).await.expect("get"), None);
-        assert_eq!(a.sessions_for_key(&key_of("K")).await.expect("for key"), vec![]);
+        assert_eq!(
+            a.sessions_for_key(&key_of("K")).await.expect("for key"),
+            vec![]
+        );
     }
 
     async fn corrupt_record_is_an_error_not_a_panic(b: &mut dyn Backend) {
@@ -688,8 +763,14 @@ mod suite {
             a.get_session(&bad.token_hash).await,
             Err(StoreError::Corrupt(_))
         ));
-        assert_eq!(a.get_session(&good.token_hash).await.expect("get"), Some(good.clone()));
-        assert!(matches!(a.list_sessions().await, Err(StoreError::Corrupt(_))));
+        assert_eq!(
+            a.get_session(&good.token_hash).await.expect("get"),
+            Some(good.clone())
+        );
+        assert!(matches!(
+            a.list_sessions().await,
+            Err(StoreError::Corrupt(_))
+        ));
         assert!(matches!(
             a.sessions_for_key(&key_of("K")).await,
             Err(StoreError::Corrupt(_))
@@ -723,13 +804,22 @@ mod suite {
         // The process died while appending s3: only part of its record reached the file.
         let path = b.journal();
         let len = std::fs::metadata(&path).expect("journal").len();
-        let file = std::fs::OpenOptions::new().write(true).open(&path).expect("open");
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .expect("open");
         file.set_len(len - 700).expect("tear");
         drop(file);
 
         let a = b.open().await.expect("reopen after a torn write");
-        assert_eq!(a.get_session(&s1.token_hash).await.expect("get"), Some(s1.clone()));
-        assert_eq!(a.get_session(&s2.token_hash).await.expect("get"), Some(s2.clone()));
+        assert_eq!(
+            a.get_session(&s1.token_hash).await.expect("get"),
+            Some(s1.clone())
+        );
+        assert_eq!(
+            a.get_session(&s2.token_hash).await.expect("get"),
+            Some(s2.clone())
+        );
         assert_eq!(a.get_session(&s3.token_hash).await.expect("get"), None);
         let s4 = session("four", "K", t + 3, 900);
         create(&a, &s4).await;
@@ -747,14 +837,22 @@ mod suite {
 
     fn append_bytes(path: &Path, bytes: &[u8]) {
         use std::io::Write;
-        let mut f = std::fs::OpenOptions::new().append(true).open(path).expect("open");
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(path)
+            .expect("open");
         f.write_all(bytes).expect("append");
     }
 
     async fn second_opener_is_refused(b: &mut EmbeddedBackend) {
         let a = b.open().await.expect("open");
-        let err = b.open().await.expect_err("second opener must be refused");
-        assert!(matches!(&err, StoreError::Io(m) if m.contains("in use")), "{err}");
+        let Err(err) = b.open().await else {
+            panic!("second opener must be refused");
+        };
+        assert!(
+            matches!(&err, StoreError::Io(m) if m.contains("in use")),
+            "{err}"
+        );
         drop(a);
         b.open().await.expect("open after the first closed");
     }
@@ -773,7 +871,9 @@ mod suite {
             a.remove_session(&s.token_hash).await.expect("remove");
         }
         for s in &all[30..] {
-            a.touch_session(&s.token_hash, t + 100).await.expect("touch");
+            a.touch_session(&s.token_hash, t + 100)
+                .await
+                .expect("touch");
         }
         let before = std::fs::metadata(b.journal()).expect("journal").len();
         assert_eq!(a.purge_expired(t).await.expect("purge (compacts)"), 0);
@@ -781,7 +881,13 @@ mod suite {
         assert!(after * 3 < before, "journal {before} → {after} bytes");
         // Still serving from the new journal, and so after a restart.
         let s = &all[35];
-        assert_eq!(a.get_session(&s.token_hash).await.expect("get").map(|s| s.last_seen), Some(t + 100));
+        assert_eq!(
+            a.get_session(&s.token_hash)
+                .await
+                .expect("get")
+                .map(|s| s.last_seen),
+            Some(t + 100)
+        );
         drop(a);
         let a = b.open().await.expect("reopen");
         let mut want: Vec<Session> = all[30..].to_vec();
@@ -802,7 +908,9 @@ mod suite {
             .expect_err("no server");
         assert_eq!(err.code(), "store_unavailable", "{err}");
         assert!(started.elapsed() < Duration::from_secs(6));
-        let err = RedisStore::connect("not a url", "p:").await.expect_err("bad url");
+        let err = RedisStore::connect("not a url", "p:")
+            .await
+            .expect_err("bad url");
         assert_eq!(err.code(), "store_unavailable");
     }
 
@@ -815,7 +923,12 @@ mod suite {
         assert!(!format!("{cfg:?}").contains("s3cret"));
         let cfg: StoreConfig =
             toml::from_str("backend = \"embedded\"\ndir = \"/var/lib/eds\"").expect("parse");
-        assert_eq!(cfg, StoreConfig::Embedded { dir: "/var/lib/eds".into() });
+        assert_eq!(
+            cfg,
+            StoreConfig::Embedded {
+                dir: "/var/lib/eds".into()
+            }
+        );
         assert!(toml::from_str::<StoreConfig>("backend = \"memcached\"").is_err());
     }
 

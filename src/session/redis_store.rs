@@ -198,9 +198,8 @@ impl RedisStore {
         opts: RedisOptions,
     ) -> Result<RedisStore, StoreError> {
         // The parse error can quote the URL, which may hold a password: give the kind only.
-        let client = Client::open(url).map_err(|e| {
-            StoreError::Backend(format!("invalid Redis URL ({:?})", e.kind()))
-        })?;
+        let client = Client::open(url)
+            .map_err(|e| StoreError::Backend(format!("invalid Redis URL ({:?})", e.kind())))?;
         let conn = connect_commands(&client, &opts).await?;
         let mut probe = conn.clone();
         let info: String = redis::cmd("INFO")
@@ -548,7 +547,9 @@ impl Store for RedisStore {
         if key.len() > MAX_KEY_PART {
             return Ok(0);
         }
-        let v: Option<u64> = self.query(redis::cmd("GET").arg(self.key("r", key))).await?;
+        let v: Option<u64> = self
+            .query(redis::cmd("GET").arg(self.key("r", key)))
+            .await?;
         Ok(v.unwrap_or(0))
     }
 
@@ -637,7 +638,10 @@ fn expiry_arg(t: i64) -> i64 {
     t.clamp(1, MAX_UNIX)
 }
 
-fn decode_session(token_hash: &str, row: &[Option<Vec<u8>>]) -> Result<Option<Session>, StoreError> {
+fn decode_session(
+    token_hash: &str,
+    row: &[Option<Vec<u8>>],
+) -> Result<Option<Session>, StoreError> {
     let (Some(rec), cert, seen) = (
         row.first().cloned().flatten(),
         row.get(1).cloned().flatten(),
