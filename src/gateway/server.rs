@@ -144,7 +144,13 @@ pub fn spawn_background(state: &Arc<AppState>) -> Vec<tokio::task::JoinHandle<()
         loop {
             match rx.recv().await {
                 Ok(StoreEvent::SessionEnded { token_hash, .. }) => s.forget(&token_hash),
-                Ok(_) => {}
+                // The Redis store lost its event connection for a while (`events_gap`), or
+                // something asks for a re-check: cached copies may be stale.
+                Ok(StoreEvent::Recheck { .. }) => {
+                    if let Ok(mut c) = s.cache.lock() {
+                        c.clear();
+                    }
+                }
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
                     // Missed events: drop the whole cache rather than serve a dead session.
                     if let Ok(mut c) = s.cache.lock() {

@@ -557,7 +557,12 @@ impl Store for EmbeddedStore {
 
 fn remember(st: &mut State, key: Key, e: Entry) {
     st.live_bytes = st.live_bytes.saturating_add(u64::from(e.len));
-    st.by_key.entry(e.key_id).or_default().push(key);
+    // Most keys have one session (`max_sessions_per_key` defaults to 1): start at capacity 1,
+    // not Vec's default 4.
+    st.by_key
+        .entry(e.key_id)
+        .or_insert_with(|| Vec::with_capacity(1))
+        .push(key);
     st.sessions.insert(key, e);
 }
 
@@ -729,7 +734,7 @@ fn check_frame(buf: &[u8]) -> FrameCheck {
 
 // ---- open: lock, replay, compaction ----
 
-#[allow(clippy::incompatible_msrv)] // File::try_lock: Rust 1.89 (the toolchain here is newer)
+// `File::try_lock` (flock / LockFileEx) is std since Rust 1.89, the crate's rust-version.
 fn take_lock(dir: &Path) -> Result<File, StoreError> {
     let path = dir.join(LOCK_FILE);
     let mut f = OpenOptions::new()
@@ -1085,9 +1090,11 @@ fn write_all_at(f: &File, mut buf: &[u8], mut offset: u64) -> io::Result<()> {
 }
 
 // ---- CRC-32 (ISO-HDLC: poly 0x04C11DB7 reflected, init and xorout 0xFFFFFFFF; zlib's) ----
+// Slicing-by-8 (Intel's "slicing-by-8" tables): 8 bytes per step, so checking a 2.5 KB record on
+// every read costs about a microsecond.
 
-const CRC_TABLE: [u32; 256] = {
-    let mut t = [0u32; 256];
+const CRC_TABLES: [[u32; 256]; 8] = {
+    let mut t = [[0u32; 256]; 8];
     let mut i = 0;
     while i < 256 {
         let mut c = i as u32;
@@ -1100,7 +1107,17 @@ const CRC_TABLE: [u32; 256] = {
             };
             k += 1;
         }
-        t[i] = c;
+        t[0][i] = c;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 256 {
+        let mut k = 1;
+        while k < 8 {
+            let prev = t[k - 1][i];
+            t[k][i] = (prev >> 8) ^ t[0][(prev & 0xff) as usize];
+            k += 1;
+        }
         i += 1;
     }
     t
@@ -1114,9 +1131,23 @@ impl Crc32 {
     }
 
     fn update(&mut self, data: &[u8]) {
+        let t = &CRC_TABLES;
         let mut c = self.0;
-        for &b in data {
-            c = CRC_TABLE[((c ^ u32::from(b)) & 0xff) as usize] ^ (c >> 8);
+        let mut chunks = data.chunks_exact(8);
+        for ch in &mut chunks {
+            let lo = u32::from_le_bytes([ch[0], ch[1], ch[2], ch[3]]) ^ c;
+            let hi = u32::from_le_bytes([ch[4], ch[5], ch[6], ch[7]]);
+            c = t[7][(lo & 0xff) as usize]
+                ^ t[6][((lo >> 8) & 0xff) as usize]
+                ^ t[5][((lo >> 16) & 0xff) as usize]
+                ^ t[4][(lo >> 24) as usize]
+                ^ t[3][(hi & 0xff) as usize]
+                ^ t[2][((hi >> 8) & 0xff) as usize]
+                ^ t[1][((hi >> 16) & 0xff) as usize]
+                ^ t[0][(hi >> 24) as usize];
+        }
+        for &b in chunks.remainder() {
+            c = t[0][((c ^ u32::from(b)) & 0xff) as usize] ^ (c >> 8);
         }
         self.0 = c;
     }
@@ -1136,6 +1167,33 @@ mod tests {
         let mut c = Crc32::new();
         c.update(b"123456789");
         assert_eq!(c.finish(), 0xCBF4_3926);
+    }
+
+    #[test]
+    fn crc32_slicing_matches_the_bitwise_definition() {
+        fn bitwise(data: &[u8]) -> u32 {
+            let mut c = !0u32;
+            for &b in data {
+                c ^= u32::from(b);
+                for _ in 0..8 {
+                    c = if c & 1 != 0 {
+                        0xEDB8_8320 ^ (c >> 1)
+                    } else {
+                        c >> 1
+                    };
+                }
+            }
+            !c
+        }
+        let data: Vec<u8> = (0..200u32).map(|i| (i * 97 + 13) as u8).collect();
+        for len in 0..data.len() {
+            for split in [0, len / 3, len] {
+                let mut c = Crc32::new();
+                c.update(&data[..split]);
+                c.update(&data[split..len]);
+                assert_eq!(c.finish(), bitwise(&data[..len]), "len {len} split {split}");
+            }
+        }
     }
 
     #[test]
