@@ -117,7 +117,12 @@ async fn run() {
     }
     let http_med = median(http);
 
-    // Session check per request.
+    // Session check per request (a fresh login: the loop above replaced the warm-up session,
+    // one session per key).
+    let mut b = gw.browser();
+    b.login(&key.signer, eds_gateway::clock::now())
+        .await
+        .expect("login");
     let mut through = Vec::new();
     let mut direct = Vec::new();
     let client = reqwest::Client::new();
