@@ -475,7 +475,7 @@ fn calibrate(f: &mut dyn FnMut(), target: Duration) -> u32 {
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(f64::total_cmp);
     let m = v.len() / 2;
-    if v.len() % 2 == 0 {
+    if v.len().is_multiple_of(2) {
         (v[m - 1] + v[m]) / 2.0
     } else {
         v[m]
@@ -533,7 +533,7 @@ fn ratios(pairs: &mut [Pair<'_>], budget: Duration, batch: Duration, max_rounds:
                 let n_an = calibrate(&mut **anchor, batch);
                 let mut r = 0usize;
                 while r < max_rounds && (r < 10 || started.elapsed() < budget) {
-                    let (o, a) = if r % 2 == 0 {
+                    let (o, a) = if r.is_multiple_of(2) {
                         let o = time_batch(&mut *p.op, n_op);
                         (o, time_batch(&mut **anchor, n_an))
                     } else {

@@ -439,7 +439,7 @@ fn range_of(whole: &[u8], part: &[u8]) -> std::ops::Range<usize> {
 fn exercise_keys_and_signatures(which: u8, e: &[(usize, u8)]) {
     let f = fixtures();
     let (leaf_der, ca_der) = (f.rsa_leaf.der(), f.rsa_ca.der());
-    let (leaf, ca) = if which % 2 == 0 {
+    let (leaf, ca) = if which.is_multiple_of(2) {
         let m = overwrite_within(ca_der, range_of(ca_der, &f.rsa_ca.spki_der), e);
         (f.rsa_leaf.clone(), Certificate::parse(&m))
     } else {

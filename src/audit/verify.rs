@@ -487,17 +487,16 @@ impl Verifier {
             pending_prev = Some(prev.clone());
         }
         let next = s.checked_add(1).and_then(|n| self.seen.get_mut(&n));
-        if let Some(next) = next {
-            if let Some(np) = next.pending_prev.take() {
-                if np != hash {
-                    let b = Broken {
-                        seq: s.saturating_add(1),
-                        loc: next.loc,
-                        prev_loc: loc,
-                    };
-                    self.broken.insert(b.seq, b);
-                }
-            }
+        if let Some(next) = next
+            && let Some(np) = next.pending_prev.take()
+            && np != hash
+        {
+            let b = Broken {
+                seq: s.saturating_add(1),
+                loc: next.loc,
+                prev_loc: loc,
+            };
+            self.broken.insert(b.seq, b);
         }
         if self.min.as_ref().is_none_or(|x| s < x.0) {
             self.min = Some((s, prev, loc));

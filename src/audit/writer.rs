@@ -183,19 +183,19 @@ impl AuditLog {
         };
         // A missing or empty live file after a rotation: continue from the newest rotated file.
         let mut resume_from: Option<String> = None;
-        if existing_len == 0 {
-            if let Some((_, sib)) = rotated_siblings(&path)?.into_iter().max_by_key(|s| s.0) {
-                let st = read_tail(&sib)?;
-                if st.fragment.is_some() {
-                    return Err(AuditError::CorruptTail {
-                        path: sib,
-                        detail: "a rotated file ends with a torn line".to_owned(),
-                    });
-                }
-                tail.last = st.last;
-                tail.recent = st.recent;
-                resume_from = sib.file_name().map(|n| n.to_string_lossy().into_owned());
+        if existing_len == 0
+            && let Some((_, sib)) = rotated_siblings(&path)?.into_iter().max_by_key(|s| s.0)
+        {
+            let st = read_tail(&sib)?;
+            if st.fragment.is_some() {
+                return Err(AuditError::CorruptTail {
+                    path: sib,
+                    detail: "a rotated file ends with a torn line".to_owned(),
+                });
             }
+            tail.last = st.last;
+            tail.recent = st.recent;
+            resume_from = sib.file_name().map(|n| n.to_string_lossy().into_owned());
         }
 
         let created = existing_len == 0;
@@ -379,19 +379,20 @@ impl AuditLog {
             &redacted,
             &st.prev_hash,
         )?;
-        if let Some(max) = cfg.rotate_bytes {
-            if st.len > 0 && st.len.saturating_add(line.len() as u64 + 1) > max {
-                rotate(&mut st, cfg, ts)?;
-                line = build_line(
-                    st.next_seq,
-                    &ts_s,
-                    &cfg.instance,
-                    event,
-                    &fields,
-                    &redacted,
-                    &st.prev_hash,
-                )?;
-            }
+        if let Some(max) = cfg.rotate_bytes
+            && st.len > 0
+            && st.len.saturating_add(line.len() as u64 + 1) > max
+        {
+            rotate(&mut st, cfg, ts)?;
+            line = build_line(
+                st.next_seq,
+                &ts_s,
+                &cfg.instance,
+                event,
+                &fields,
+                &redacted,
+                &st.prev_hash,
+            )?;
         }
         let seq = st.next_seq;
         write_line(&mut st, shared, line, false)?;
@@ -426,12 +427,12 @@ fn validate_config(cfg: &AuditConfig) -> Result<(), AuditError> {
             "instance must be 1..128 bytes without control characters".to_owned(),
         ));
     }
-    if let Some(r) = cfg.rotate_bytes {
-        if r < MIN_ROTATE_BYTES {
-            return Err(AuditError::InvalidConfig(format!(
-                "rotate_bytes must be at least {MIN_ROTATE_BYTES}"
-            )));
-        }
+    if let Some(r) = cfg.rotate_bytes
+        && r < MIN_ROTATE_BYTES
+    {
+        return Err(AuditError::InvalidConfig(format!(
+            "rotate_bytes must be at least {MIN_ROTATE_BYTES}"
+        )));
     }
     if let FsyncMode::Batch { max_records: 0, .. } = cfg.fsync {
         return Err(AuditError::InvalidConfig(
@@ -738,11 +739,9 @@ fn write_raw(st: &mut State, path: &Path, line: String, sync: bool) -> Result<()
         }
         st.ring.push_back(v);
     }
-    if sync {
-        if let Err(e) = st.file.sync_data() {
-            st.poisoned = Some(format!("fsync failed: {e}"));
-            return Err(io_err(path, "fsync", e));
-        }
+    if sync && let Err(e) = st.file.sync_data() {
+        st.poisoned = Some(format!("fsync failed: {e}"));
+        return Err(io_err(path, "fsync", e));
     }
     Ok(())
 }

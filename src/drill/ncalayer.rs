@@ -470,15 +470,15 @@ fn signer_matches(cfg: &SimConfig, p: &serde_json::Map<String, Value>) -> Result
     }
     let id = NcaIdentity::from_certificate(c);
     let want = |k: &str| p.get(k).and_then(Value::as_str).filter(|v| !v.is_empty());
-    if let Some(iin) = want("iin") {
-        if id.iin.as_ref().map(|n| n.value.as_str()) != Some(iin) {
-            return Ok(false);
-        }
+    if let Some(iin) = want("iin")
+        && id.iin.as_ref().map(|n| n.value.as_str()) != Some(iin)
+    {
+        return Ok(false);
     }
-    if let Some(bin) = want("bin") {
-        if id.bin.as_ref().map(|n| n.value.as_str()) != Some(bin) {
-            return Ok(false);
-        }
+    if let Some(bin) = want("bin")
+        && id.bin.as_ref().map(|n| n.value.as_str()) != Some(bin)
+    {
+        return Ok(false);
     }
     if let Some(sn) = want("serialNumber") {
         let ours = c.serial_hex().to_ascii_lowercase();

@@ -583,17 +583,17 @@ impl Config {
                     "staff.mapping[{i}]: needs bin or nca_role (a rule for everyone is a role in the staff file)"
                 ));
             }
-            if let Some(b) = &m.bin {
-                if b.len() != 12 || !b.bytes().all(|c| c.is_ascii_digit()) {
-                    p.push(format!("staff.mapping[{i}].bin {b:?}: 12 digits"));
-                }
+            if let Some(b) = &m.bin
+                && (b.len() != 12 || !b.bytes().all(|c| c.is_ascii_digit()))
+            {
+                p.push(format!("staff.mapping[{i}].bin {b:?}: 12 digits"));
             }
-            if let Some(r) = &m.nca_role {
-                if !NCA_ROLE_NAMES.contains(&r.as_str()) {
-                    p.push(format!(
-                        "staff.mapping[{i}].nca_role {r:?}: unknown NCA role"
-                    ));
-                }
+            if let Some(r) = &m.nca_role
+                && !NCA_ROLE_NAMES.contains(&r.as_str())
+            {
+                p.push(format!(
+                    "staff.mapping[{i}].nca_role {r:?}: unknown NCA role"
+                ));
             }
         }
         if !["per-record", "batch"].contains(&self.audit.fsync.as_str()) {
@@ -602,10 +602,12 @@ impl Config {
                 self.audit.fsync
             ));
         }
-        if let Some(dir) = self.resolve(&self.audit.file).parent() {
-            if !dir.as_os_str().is_empty() && dir.exists() && !dir.is_dir() {
-                p.push(format!("audit.file: {} is not a directory", dir.display()));
-            }
+        if let Some(dir) = self.resolve(&self.audit.file).parent()
+            && !dir.as_os_str().is_empty()
+            && dir.exists()
+            && !dir.is_dir()
+        {
+            p.push(format!("audit.file: {} is not a directory", dir.display()));
         }
         check_http_url("upstream.url", &self.upstream.url, &mut p);
         for h in &self.upstream.identity_headers {

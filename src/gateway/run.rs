@@ -113,15 +113,15 @@ pub async fn check(cfg: &Config) -> Result<Checked, Vec<String>> {
         None => 0,
     };
     let audit = cfg.resolve(&cfg.audit.file);
-    if let Some(d) = audit.parent().filter(|d| !d.as_os_str().is_empty()) {
-        if std::fs::create_dir_all(d).is_err() {
-            problems.push(format!("audit.file: cannot create {}", d.display()));
-        }
+    if let Some(d) = audit.parent().filter(|d| !d.as_os_str().is_empty())
+        && std::fs::create_dir_all(d).is_err()
+    {
+        problems.push(format!("audit.file: cannot create {}", d.display()));
     }
-    if cfg.session.store == "redis" {
-        if let Err(e) = open_store(cfg).await {
-            problems.push(e);
-        }
+    if cfg.session.store == "redis"
+        && let Err(e) = open_store(cfg).await
+    {
+        problems.push(e);
     }
     match (trust, staff) {
         (Some(trust), Some(staff)) if problems.is_empty() => Ok(Checked {

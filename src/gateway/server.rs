@@ -264,16 +264,15 @@ fn lang_of(h: &HeaderMap, query: Option<&str>) -> Lang {
 }
 
 fn client_ip(s: &AppState, h: &HeaderMap, peer: SocketAddr) -> String {
-    if s.cfg.server.trust_forwarded_for {
-        if let Some(last) = h
+    if s.cfg.server.trust_forwarded_for
+        && let Some(last) = h
             .get("x-forwarded-for")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.rsplit(',').next())
-        {
-            let t = last.trim();
-            if t.parse::<std::net::IpAddr>().is_ok() {
-                return t.to_string();
-            }
+    {
+        let t = last.trim();
+        if t.parse::<std::net::IpAddr>().is_ok() {
+            return t.to_string();
         }
     }
     peer.ip().to_string()
@@ -398,14 +397,13 @@ async fn post_body(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok())
+        && len > max
     {
-        if len > max {
-            return Err(Refusal::new(
-                "body_too_large",
-                413,
-                format!("{len} bytes > {max}"),
-            ));
-        }
+        return Err(Refusal::new(
+            "body_too_large",
+            413,
+            format!("{len} bytes > {max}"),
+        ));
     }
     let bytes = axum::body::to_bytes(body, max)
         .await
@@ -466,10 +464,10 @@ async fn login_page(
         r.headers_mut(),
         format!("{PRELOGIN_COOKIE}={pre}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=3600"),
     );
-    if let Some(l) = q.lang.as_deref().filter(|l| ["kk", "ru", "en"].contains(l)) {
-        if let Some(lang) = Lang::from_tag(l) {
-            set_cookie(r.headers_mut(), i18n::lang_cookie(lang, true));
-        }
+    if let Some(l) = q.lang.as_deref().filter(|l| ["kk", "ru", "en"].contains(l))
+        && let Some(lang) = Lang::from_tag(l)
+    {
+        set_cookie(r.headers_mut(), i18n::lang_cookie(lang, true));
     }
     r
 }

@@ -204,10 +204,10 @@ impl Upstream {
             }
         }
         h.remove(header::COOKIE);
-        if !kept.is_empty() {
-            if let Ok(v) = HeaderValue::from_str(&kept.join("; ")) {
-                h.insert(header::COOKIE, v);
-            }
+        if !kept.is_empty()
+            && let Ok(v) = HeaderValue::from_str(&kept.join("; "))
+        {
+            h.insert(header::COOKIE, v);
         }
     }
 

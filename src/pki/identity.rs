@@ -179,10 +179,10 @@ impl NcaIdentity {
         });
         let mut roles = Vec::new();
         for oid in cert.extensions.extended_key_usage.iter().flatten() {
-            if let Some(r) = NcaRole::from_oid(oid) {
-                if !roles.contains(&r) {
-                    roles.push(r);
-                }
+            if let Some(r) = NcaRole::from_oid(oid)
+                && !roles.contains(&r)
+            {
+                roles.push(r);
             }
         }
         NcaIdentity {

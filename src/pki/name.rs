@@ -179,7 +179,7 @@ fn decode_text(tag: Tag, raw: &[u8]) -> Option<String> {
         // TeletexString: treat as Latin-1 (what most producers meant).
         Tag::TeletexString => Some(raw.iter().map(|&b| char::from(b)).collect()),
         Tag::BmpString => {
-            if raw.len() % 2 != 0 {
+            if !raw.len().is_multiple_of(2) {
                 return None;
             }
             let units: Vec<u16> = raw

@@ -84,10 +84,10 @@ pub fn check(
     if !cert.subject.is_empty() {
         names.push(GeneralName::Directory(cert.subject.clone()));
         for a in cert.subject.attributes() {
-            if a.oid == name_oids::EMAIL {
-                if let Some(t) = &a.text {
-                    names.push(GeneralName::Email(t.clone()));
-                }
+            if a.oid == name_oids::EMAIL
+                && let Some(t) = &a.text
+            {
+                names.push(GeneralName::Email(t.clone()));
             }
         }
     }

@@ -1019,13 +1019,13 @@ fn check_freshness(
         });
     }
     // §3.2 (5): when available, nextUpdate is greater than the current time.
-    if let Some(next) = single.next_update {
-        if at > next.plus_seconds(skew) {
-            return Err(OcspError::Expired {
-                next_update: next,
-                at,
-            });
-        }
+    if let Some(next) = single.next_update
+        && at > next.plus_seconds(skew)
+    {
+        return Err(OcspError::Expired {
+            next_update: next,
+            at,
+        });
     }
     // §4.2.2.1: without nextUpdate, the client decides how old is too old; when set, the bound
     // applies to every response. No skew here: the bound is the policy's own number.

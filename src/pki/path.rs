@@ -812,10 +812,11 @@ fn check_extension_profile(cert: &Certificate) -> Result<(), PathError> {
         _ => return Err(PathError::BadSubjectAltName { subject: subject() }),
     }
     // §4.2.1.3
-    if let Some(ku) = cert.extensions.key_usage {
-        if ku.has(KeyUsage::KEY_CERT_SIGN) && !cert.is_ca() {
-            return Err(PathError::KeyCertSignWithoutCa { subject: subject() });
-        }
+    if let Some(ku) = cert.extensions.key_usage
+        && ku.has(KeyUsage::KEY_CERT_SIGN)
+        && !cert.is_ca()
+    {
+        return Err(PathError::KeyCertSignWithoutCa { subject: subject() });
     }
     Ok(())
 }
@@ -869,10 +870,10 @@ fn check_ca(cert: &Certificate) -> Result<(), PathError> {
         Some((true, _)) => {}
         _ => return Err(PathError::NotCa { subject: subject() }),
     }
-    if let Some(ku) = cert.extensions.key_usage {
-        if !ku.has(KeyUsage::KEY_CERT_SIGN) {
-            return Err(PathError::KeyCertSignMissing { subject: subject() });
-        }
+    if let Some(ku) = cert.extensions.key_usage
+        && !ku.has(KeyUsage::KEY_CERT_SIGN)
+    {
+        return Err(PathError::KeyCertSignMissing { subject: subject() });
     }
     if cert.extensions.subject_key_id.is_none() {
         return Err(PathError::MissingSubjectKeyId { subject: subject() });
@@ -910,27 +911,24 @@ fn check_leaf(cert: &Certificate, opts: &ValidationOptions) -> Result<(), PathEr
     if cert.extensions.name_constraints.is_some() && !cert.is_ca() {
         return Err(PathError::NameConstraintsInEndEntity { subject: subject() });
     }
-    if let Some(eku) = &cert.extensions.extended_key_usage {
-        if eku.is_empty() {
-            return Err(PathError::EmptyExtendedKeyUsage);
-        }
+    if let Some(eku) = &cert.extensions.extended_key_usage
+        && eku.is_empty()
+    {
+        return Err(PathError::EmptyExtendedKeyUsage);
     }
-    if let EkuRequirement::AllOf(required) = &opts.eku {
-        if let Some(eku) = &cert.extensions.extended_key_usage {
-            if !eku.contains(&oids::ANY_EKU) {
-                if let Some(missing) = required.iter().find(|r| !eku.contains(r)) {
-                    return Err(PathError::RequiredEkuMissing { oid: *missing });
-                }
-            }
-        }
+    if let EkuRequirement::AllOf(required) = &opts.eku
+        && let Some(eku) = &cert.extensions.extended_key_usage
+        && !eku.contains(&oids::ANY_EKU)
+        && let Some(missing) = required.iter().find(|r| !eku.contains(r))
+    {
+        return Err(PathError::RequiredEkuMissing { oid: *missing });
     }
-    if opts.key_usage != 0 {
-        if let Some(ku) = cert.extensions.key_usage {
-            if !ku.has(opts.key_usage) {
-                let missing = KeyUsage(opts.key_usage & !ku.0).names();
-                return Err(PathError::RequiredKeyUsageMissing { missing });
-            }
-        }
+    if opts.key_usage != 0
+        && let Some(ku) = cert.extensions.key_usage
+        && !ku.has(opts.key_usage)
+    {
+        let missing = KeyUsage(opts.key_usage & !ku.0).names();
+        return Err(PathError::RequiredKeyUsageMissing { missing });
     }
     // The leaf's key will verify the login signature: refuse keys we would never accept
     // there (weak RSA, DSA, P-192, explicit curves) up front, with a clear reason.
@@ -942,10 +940,11 @@ fn check_leaf(cert: &Certificate, opts: &ValidationOptions) -> Result<(), PathEr
     })?;
     // SAN entries must be well-formed even without name constraints above.
     for n in cert.extensions.subject_alt_names.iter().flatten() {
-        if let GeneralName::Ip(b) = n {
-            if b.len() != 4 && b.len() != 16 {
-                return Err(PathError::BadSubjectAltName { subject: subject() });
-            }
+        if let GeneralName::Ip(b) = n
+            && b.len() != 4
+            && b.len() != 16
+        {
+            return Err(PathError::BadSubjectAltName { subject: subject() });
         }
     }
     Ok(())

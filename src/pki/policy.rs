@@ -193,19 +193,18 @@ pub fn process(path: &[&Certificate], opts: &PolicyOptions) -> Result<ValidPolic
                                 node.expected = mapped.clone();
                                 found = true;
                             }
-                            if !found {
-                                if let Some(any_node) =
+                            if !found
+                                && let Some(any_node) =
                                     level.iter().find(|x| x.valid_policy == any).cloned()
-                                {
-                                    level.push(Node {
-                                        valid_policy: id,
-                                        expected: mapped,
-                                        parent: any_node.parent,
-                                    });
-                                    total = total.saturating_add(1);
-                                    if total > MAX_POLICY_NODES {
-                                        return Err(PolicyError::TreeTooLarge);
-                                    }
+                            {
+                                level.push(Node {
+                                    valid_policy: id,
+                                    expected: mapped,
+                                    parent: any_node.parent,
+                                });
+                                total = total.saturating_add(1);
+                                if total > MAX_POLICY_NODES {
+                                    return Err(PolicyError::TreeTooLarge);
                                 }
                             }
                         } else {

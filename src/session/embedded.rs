@@ -302,13 +302,13 @@ impl EmbeddedStore {
     fn load(file: &File, e: &Entry, token_hash: Option<&str>) -> Result<Session, StoreError> {
         let payload = read_frame_at(file, e.offset, e.len)?;
         let mut s = decode_put(&payload, e.offset)?;
-        if let Some(th) = token_hash {
-            if s.token_hash != th {
-                return Err(StoreError::Corrupt(format!(
-                    "journal record at offset {} belongs to another session",
-                    e.offset
-                )));
-            }
+        if let Some(th) = token_hash
+            && s.token_hash != th
+        {
+            return Err(StoreError::Corrupt(format!(
+                "journal record at offset {} belongs to another session",
+                e.offset
+            )));
         }
         s.last_seen = e.last_seen;
         Ok(s)

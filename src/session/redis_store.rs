@@ -264,15 +264,14 @@ impl RedisStore {
     }
 
     fn failed(&self, e: RedisError) -> StoreError {
-        if e.is_io_error()
+        if (e.is_io_error()
             || e.is_timeout()
             || e.is_connection_dropped()
             || e.is_connection_refusal()
-            || e.is_unrecoverable_error()
+            || e.is_unrecoverable_error())
+            && let Ok(mut slot) = self.conn.lock()
         {
-            if let Ok(mut slot) = self.conn.lock() {
-                *slot = None;
-            }
+            *slot = None;
         }
         backend(e)
     }
@@ -446,10 +445,10 @@ impl Store for RedisStore {
                 .throttle
                 .lock()
                 .map_err(|_| StoreError::Backend("touch throttle lock poisoned".into()))?;
-            if let Some(&last) = t.get(token_hash) {
-                if at.saturating_sub(last) < TOUCH_WRITE_EVERY_SECS {
-                    return Ok(());
-                }
+            if let Some(&last) = t.get(token_hash)
+                && at.saturating_sub(last) < TOUCH_WRITE_EVERY_SECS
+            {
+                return Ok(());
             }
             if t.len() >= MAX_THROTTLE {
                 t.clear();
