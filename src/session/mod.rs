@@ -47,7 +47,7 @@ pub struct Identity {
 }
 
 /// One live session.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Session {
     /// SHA-256 of the cookie token (hex): the store key.
     pub token_hash: TokenHash,
@@ -82,7 +82,7 @@ impl Session {
 }
 
 /// An issued, not yet used login challenge.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingChallenge {
     /// Random id (hex), the store key.
     pub id: String,
@@ -96,6 +96,31 @@ pub struct PendingChallenge {
     pub issued: i64,
     /// Expiry (Unix seconds).
     pub expires: i64,
+}
+
+// Secrets stay out of logs (STYLE.md §8): no Debug of the CSRF token, the token hash, the
+// challenge's signed bytes (they hold the nonce) or the certificate.
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("sid", &self.sid)
+            .field("identity", &self.identity)
+            .field("created", &self.created)
+            .field("last_seen", &self.last_seen)
+            .field("absolute_expiry", &self.absolute_expiry)
+            .field("ip", &self.ip)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for PendingChallenge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingChallenge")
+            .field("client_ip", &self.client_ip)
+            .field("issued", &self.issued)
+            .field("expires", &self.expires)
+            .finish_non_exhaustive()
+    }
 }
 
 /// News that every gateway instance must act on at once.
