@@ -418,6 +418,21 @@ fn csrf_from(h: &HeaderMap, form: Option<&HashMap<String, String>>) -> Option<St
         .or_else(|| form.and_then(|f| f.get("csrf").cloned()))
 }
 
+/// The pre-login cookie of a challenge or login POST, after its CSRF token matched.
+fn prelogin(h: &HeaderMap) -> Result<String, Refusal> {
+    let pre = cookie(h, PRELOGIN_COOKIE)
+        .ok_or_else(|| Refusal::new("csrf_failed", 403, "no pre-login cookie"))?;
+    let token = csrf_from(h, None).unwrap_or_default();
+    if !ct_eq(&token, &prelogin_csrf(pre)) {
+        return Err(Refusal::new(
+            "csrf_failed",
+            403,
+            "CSRF token does not match",
+        ));
+    }
+    Ok(pre.to_string())
+}
+
 fn ct_eq(a: &str, b: &str) -> bool {
     a.len() == b.len()
         && a.bytes()
@@ -499,16 +514,7 @@ async fn issue_challenge(
     ip: &str,
 ) -> Result<Value, Refusal> {
     let (h, _body) = post_body(s, req, false).await?;
-    let pre = cookie(&h, PRELOGIN_COOKIE)
-        .ok_or_else(|| Refusal::new("csrf_failed", 403, "no pre-login cookie"))?;
-    let token = csrf_from(&h, None).unwrap_or_default();
-    if !ct_eq(&token, &prelogin_csrf(pre)) {
-        return Err(Refusal::new(
-            "csrf_failed",
-            403,
-            "CSRF token does not match",
-        ));
-    }
+    let pre = prelogin(&h)?;
     let rl = &s.cfg.rate_limit;
     let store_err = |e: crate::session::StoreError| Refusal::new(e.code(), 503, e.to_string());
     let n = s
@@ -602,17 +608,7 @@ async fn do_login(
     ua: &str,
 ) -> Result<Response<Body>, Refusal> {
     let (h, body) = post_body(s, req, false).await?;
-    let pre = cookie(&h, PRELOGIN_COOKIE)
-        .ok_or_else(|| Refusal::new("csrf_failed", 403, "no pre-login cookie"))?
-        .to_string();
-    let token = csrf_from(&h, None).unwrap_or_default();
-    if !ct_eq(&token, &prelogin_csrf(&pre)) {
-        return Err(Refusal::new(
-            "csrf_failed",
-            403,
-            "CSRF token does not match",
-        ));
-    }
+    let pre = prelogin(&h)?;
     let store_err = |e: crate::session::StoreError| Refusal::new(e.code(), 503, e.to_string());
     let fails = s
         .store
