@@ -615,3 +615,105 @@ async fn two_gateways_on_one_redis_share_sessions_and_logout() {
     let (status, _) = on_a.get("/on-a-again").await.expect("GET");
     assert_eq!(status, 303, "A no longer serves the session");
 }
+
+/// Violation 05: the access policy over HTTP — roles × paths × methods, the default, public
+/// paths, and paths spelled to slip past the rules.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn access_policy_matrix_is_enforced_and_refusals_are_audited() {
+    let w = world("access", KeyKind::Gost512).await;
+    let doctor = w
+        .pki
+        .issue(&iin(50), "ДӘРІГЕР", Profile::Gost2015, "employee");
+    let nurse = w
+        .pki
+        .issue(&iin(51), "МЕЙІРБИКЕ", Profile::Gost2015, "employee");
+    write_staff(
+        &w.dir,
+        &[
+            (&doctor.iin, "Дәрігер", "doctor;staff", true),
+            (&nurse.iin, "Мейірбике", "nurse;staff", true),
+        ],
+    );
+    let access = "[access]\ndefault = \"deny\"\npublic = [\"/public/\"]\n\
+        [[access.rule]]\npath = \"/admin/\"\nroles = [\"admin\"]\n\
+        [[access.rule]]\npath = \"/wards/*/orders\"\nmethods = [\"POST\"]\nroles = [\"doctor\"]\n\
+        [[access.rule]]\npath = \"/wards/\"\nroles = [\"doctor\", \"nurse\"]\n";
+    let gw = w.gateway("ocsp-then-crl", access).await;
+    let now = eds_gateway::clock::now;
+    let mut d = gw.browser();
+    d.login(&doctor.signer, now()).await.expect("doctor");
+    let mut n = gw.browser();
+    n.login(&nurse.signer, now()).await.expect("nurse");
+    let http = reqwest::Client::new();
+    let call = |b: &Browser, method: &str, path: &str| {
+        let cookie = b
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        http.request(
+            reqwest::Method::from_bytes(method.as_bytes()).expect("method"),
+            format!("http://{}{path}", gw.addr),
+        )
+        .header("cookie", cookie)
+        .header("accept", "text/html")
+        .send()
+    };
+    let matrix: [(&Browser, &str, &str, u16); 7] = [
+        (&n, "GET", "/wards/3", 200),
+        (&n, "GET", "/wards/3/orders", 200),
+        (&n, "POST", "/wards/3/orders", 403),
+        (&d, "POST", "/wards/3/orders", 200),
+        (&d, "GET", "/admin/users", 403),
+        (&n, "GET", "/ADMIN/users", 403),
+        (&d, "GET", "/home", 403),
+    ];
+    for (b, method, path, want) in matrix {
+        let r = call(b, method, path).await.expect("send");
+        assert_eq!(r.status().as_u16(), want, "{method} {path}");
+    }
+    // Spellings an HTTP client library would normalise away, sent raw.
+    let cookie = n
+        .cookies
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    for path in ["/public/../admin/users", "/wards//3", "/wards/%2e%2e/admin"] {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut tcp = tokio::net::TcpStream::connect(gw.addr).await.expect("tcp");
+        let req = format!(
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n",
+            gw.addr
+        );
+        tcp.write_all(req.as_bytes()).await.expect("write");
+        let mut resp = Vec::new();
+        tcp.read_to_end(&mut resp).await.expect("read");
+        let head = String::from_utf8_lossy(&resp);
+        assert!(
+            head.starts_with("HTTP/1.1 400"),
+            "{path}: {}",
+            head.lines().next().unwrap_or("")
+        );
+    }
+    let denied = gw.last_audit("access_denied");
+    assert_eq!(denied["reason"], json!("non_canonical_path"));
+    let by_rule: Vec<Value> = gw
+        .audit()
+        .into_iter()
+        .filter(|r| r["event"] == "access_denied" && r["rule_path"] == "/wards/*/orders")
+        .collect();
+    assert_eq!(by_rule.len(), 1, "the nurse's order POST names its rule");
+    assert_eq!(by_rule[0]["iin"], json!(nurse.iin));
+    // Public paths need no session and carry no identity.
+    let r = reqwest::Client::new()
+        .get(format!("http://{}/public/logo.png", gw.addr))
+        .header("x-eds-iin", "forged")
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(r.status().as_u16(), 200);
+    let seen: Value = serde_json::from_slice(&r.bytes().await.expect("body")).expect("json");
+    assert!(header(&seen, "x-eds-iin").is_empty(), "{seen}");
+}

@@ -9,6 +9,7 @@
 //! * [`login`] — the whole check, ending in a [`proof::LoginProof`];
 //! * [`proof`], [`refusal`] — the proof type and the refusal with its reason code.
 
+pub mod access;
 pub mod challenge;
 pub mod login;
 pub mod proof;

@@ -41,6 +41,9 @@ pub struct Config {
     /// The login page.
     #[serde(default)]
     pub login_page: LoginPageCfg,
+    /// Who may use which MIS paths.
+    #[serde(default)]
+    pub access: AccessCfg,
     /// Set by [`Config::load`]: the directory relative paths are resolved against.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -379,6 +382,72 @@ fn default_header_prefix() -> String {
     "X-EDS-".into()
 }
 
+/// `[access]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessCfg {
+    /// `any-staff` (default) or `deny`: what happens when no rule matches.
+    #[serde(default = "default_access")]
+    pub default: String,
+    /// Paths served without a session (exact, or prefixes ending in `/`).
+    #[serde(default)]
+    pub public: Vec<String>,
+    /// Rules, first match decides.
+    #[serde(default)]
+    pub rule: Vec<AccessRuleCfg>,
+}
+
+impl Default for AccessCfg {
+    fn default() -> Self {
+        AccessCfg {
+            default: default_access(),
+            public: Vec::new(),
+            rule: Vec::new(),
+        }
+    }
+}
+
+fn default_access() -> String {
+    "any-staff".into()
+}
+
+/// `[[access.rule]]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessRuleCfg {
+    /// Path pattern: prefix ending in `/`, glob with `*`/`**`, or exact.
+    pub path: String,
+    /// Methods (upper case); empty = all.
+    #[serde(default)]
+    pub methods: Vec<String>,
+    /// Any of these roles admits.
+    pub roles: Vec<String>,
+}
+
+impl AccessCfg {
+    /// The policy this section describes.
+    pub fn policy(&self) -> crate::auth::access::AccessPolicy {
+        use crate::auth::access::{AccessPolicy, Default as D, Rule};
+        AccessPolicy {
+            rules: self
+                .rule
+                .iter()
+                .map(|r| Rule {
+                    path: r.path.clone(),
+                    methods: r.methods.clone(),
+                    roles: r.roles.clone(),
+                })
+                .collect(),
+            default: if self.default == "deny" {
+                D::Deny
+            } else {
+                D::AnyStaff
+            },
+            public: self.public.clone(),
+        }
+    }
+}
+
 /// `[login_page]`.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -628,6 +697,13 @@ impl Config {
                 "upstream.header_prefix {prefix:?}: letters, digits and '-' only"
             ));
         }
+        if !["any-staff", "deny"].contains(&self.access.default.as_str()) {
+            p.push(format!(
+                "access.default {:?}: any-staff or deny",
+                self.access.default
+            ));
+        }
+        p.extend(self.access.policy().validate());
         let nl = &self.login_page.ncalayer_url;
         if !(nl.starts_with("wss://") || nl.starts_with("ws://")) {
             p.push(format!("login_page.ncalayer_url {nl:?}: expected wss://…"));

@@ -77,6 +77,7 @@ pub struct AppState {
     /// Sessions seen recently on this instance: token hash → (session, when fetched).
     cache: Mutex<HashMap<String, (Session, i64)>>,
     origin: String,
+    access: crate::auth::access::AccessPolicy,
 }
 
 impl AppState {
@@ -91,6 +92,7 @@ impl AppState {
     ) -> Arc<AppState> {
         let origin = super::config::parse_origin(&cfg.server.public_origin)
             .unwrap_or_else(|| cfg.server.public_origin.clone());
+        let access = cfg.access.policy();
         Arc::new(AppState {
             cfg,
             store,
@@ -100,6 +102,7 @@ impl AppState {
             clock,
             cache: Mutex::new(HashMap::new()),
             origin,
+            access,
         })
     }
 
@@ -900,6 +903,19 @@ async fn gate(
     if path.starts_with("/eds/") {
         return error_page(StatusCode::NOT_FOUND, "not_found", lang);
     }
+    let ip = client_ip(&s, req.headers(), peer);
+    if crate::auth::access::canonical(&path).is_err() {
+        s.audit(
+            "access_denied",
+            json!({"method": req.method().as_str(), "path": path.chars().take(256).collect::<String>(),
+                   "reason": "non_canonical_path", "ip": ip}),
+        )
+        .await;
+        return error_page(StatusCode::BAD_REQUEST, "bad_request", lang);
+    }
+    if s.access.is_public(&path) {
+        return forward(&s, req, None, &ip, lang).await;
+    }
     let sess = match current_session(&s, req.headers()).await {
         Ok(sess) => sess,
         Err(code) => {
@@ -926,7 +942,33 @@ async fn gate(
             );
         }
     };
-    let ip = client_ip(&s, req.headers(), peer);
+    if let crate::auth::access::Decision::Deny { rule } =
+        s.access
+            .decide(req.method().as_str(), &path, &sess.identity.roles)
+    {
+        let rule_path = rule
+            .and_then(|i| s.access.rules.get(i))
+            .map(|r| r.path.clone());
+        s.audit(
+            "access_denied",
+            json!({"sid": sess.sid, "iin": sess.identity.iin, "roles": sess.identity.roles,
+                   "method": req.method().as_str(), "path": path.chars().take(256).collect::<String>(),
+                   "rule": rule, "rule_path": rule_path, "ip": ip}),
+        )
+        .await;
+        return error_page(StatusCode::FORBIDDEN, "forbidden", lang);
+    }
+    forward(&s, req, Some(&sess), &ip, lang).await
+}
+
+/// Hands the request to the MIS with the identity of `sess` (none for public paths).
+async fn forward(
+    s: &Arc<AppState>,
+    req: Request<Body>,
+    sess: Option<&Session>,
+    ip: &str,
+    lang: Lang,
+) -> Response<Body> {
     let request_id = req
         .headers()
         .get("x-request-id")
@@ -949,12 +991,12 @@ async fn gate(
         "http"
     };
     let fwd = Forwarding {
-        client_ip: &ip,
+        client_ip: ip,
         proto,
         host: host.as_deref(),
         request_id: &request_id,
     };
-    match s.upstream.forward(req, Some(&sess), &fwd).await {
+    match s.upstream.forward(req, sess, &fwd).await {
         Ok(r) => r,
         Err(e) => error_page(e.status(), e.code(), lang),
     }
