@@ -431,6 +431,12 @@ const FORBIDDEN: Text = Text {
     en: "You do not have access to this page. If you need it for your work, ask your manager or IT.",
 };
 
+const NOT_FOUND: Text = Text {
+    kk: "Мұндай бет жоқ. Мекенжайды тексеріңіз немесе басты бетке оралыңыз.",
+    ru: "Такой страницы нет. Проверьте адрес или вернитесь на главную.",
+    en: "There is no such page. Check the address or go back to the start page.",
+};
+
 // ---- Faults on our side ---------------------------------------------------------------------
 
 const INTERNAL: Text = Text {
@@ -672,6 +678,7 @@ fn lookup(code: &str) -> Option<&'static Text> {
         "session_replaced" => &SESSION_REPLACED,
         "not_authenticated" => &NOT_AUTHENTICATED,
         "forbidden" => &FORBIDDEN,
+        "not_found" => &NOT_FOUND,
 
         // Faults on our side or upstream (502/504, STYLE.md "upstream failure is 502/504").
         "store_unavailable"
@@ -885,6 +892,7 @@ mod tests {
         "session_replaced",
         "not_authenticated",
         "forbidden",
+        "not_found",
         "store_unavailable",
         "internal_error",
         "upstream_unavailable",
