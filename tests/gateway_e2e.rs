@@ -717,3 +717,38 @@ async fn access_policy_matrix_is_enforced_and_refusals_are_audited() {
     let seen: Value = serde_json::from_slice(&r.bytes().await.expect("body")).expect("json");
     assert!(header(&seen, "x-eds-iin").is_empty(), "{seen}");
 }
+
+/// `/eds/readyz`: ready with a current CRL and a working store; 503 naming the stale source
+/// when the CRL could not be fetched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_is_ready_only_with_current_revocation_data() {
+    let w = world("readyz", KeyKind::Gost512).await;
+    write_staff(&w.dir, &[(&iin(60), "Кто-то", "staff", true)]);
+    let gw = w.gateway("ocsp-then-crl", "").await;
+    let r = reqwest::get(format!("http://{}/eds/readyz", gw.addr))
+        .await
+        .expect("GET");
+    assert_eq!(r.status().as_u16(), 200);
+    drop(gw);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // The same gateway with its CRL source pointing where nothing listens.
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr")
+    };
+    let revocation = format!(
+        "[revocation]\nmode = \"crl\"\n\n[[revocation.crl]]\nissuer = \"certs/test_ca.pem\"\nurl = \"http://{dead}/ca.crl\"\n"
+    );
+    let gw = gateway(&w.dir, w.mis, &revocation, "", &w.clock).await;
+    let r = reqwest::get(format!("http://{}/eds/readyz", gw.addr))
+        .await
+        .expect("GET");
+    assert_eq!(r.status().as_u16(), 503);
+    let v: Value = serde_json::from_slice(&r.bytes().await.expect("body")).expect("json");
+    assert_eq!(v["ready"], json!(false));
+    assert_eq!(
+        v["problems"][0]["code"],
+        json!("revocation_crl_stale"),
+        "{v}"
+    );
+}

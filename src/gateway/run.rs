@@ -209,7 +209,15 @@ pub async fn build(cfg: Config, clock: Clock) -> Result<Built, Vec<String>> {
             }
         },
     );
-    let state = AppState::new(cfg, store, Arc::new(verifier), audit, upstream, clock);
+    let state = AppState::new(
+        cfg,
+        store,
+        Arc::new(verifier),
+        audit,
+        upstream,
+        clock,
+        crl_stores.clone(),
+    );
     Ok(Built {
         state,
         crl_stores,

@@ -78,6 +78,8 @@ pub struct AppState {
     cache: Mutex<HashMap<String, (Session, i64)>>,
     origin: String,
     access: crate::auth::access::AccessPolicy,
+    /// The CRL stores, for `/eds/readyz`.
+    crl_stores: Vec<Arc<crate::revocation::crl_store::CrlStore>>,
 }
 
 impl AppState {
@@ -89,6 +91,7 @@ impl AppState {
         audit: AuditLog,
         upstream: Upstream,
         clock: Clock,
+        crl_stores: Vec<Arc<crate::revocation::crl_store::CrlStore>>,
     ) -> Arc<AppState> {
         let origin = super::config::parse_origin(&cfg.server.public_origin)
             .unwrap_or_else(|| cfg.server.public_origin.clone());
@@ -103,6 +106,7 @@ impl AppState {
             cache: Mutex::new(HashMap::new()),
             origin,
             access,
+            crl_stores,
         })
     }
 
@@ -133,6 +137,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/eds/logout", get(logout_page).post(logout))
         .route("/eds/session", get(whoami))
         .route("/eds/healthz", get(|| async { "ok" }))
+        .route("/eds/readyz", get(readyz))
         .route("/eds/static/{*file}", get(static_file))
         .fallback(gate)
         .with_state(state)
@@ -873,6 +878,42 @@ fn serde_urlencoded_pairs(body: &[u8]) -> Option<HashMap<String, String>> {
             .filter_map(|kv| kv.split_once('='))
             .map(|(k, v)| (k.to_string(), v.replace('+', " ")))
             .collect(),
+    )
+}
+
+/// Ready when the session store answers and every configured CRL is held and current (a
+/// load balancer then stops sending logins to an instance that would refuse them all). The
+/// trust store and staff file were loaded before the port was bound.
+async fn readyz(State(s): State<Arc<AppState>>) -> Response<Body> {
+    let now = s.now();
+    let mut problems = Vec::new();
+    if let Err(e) = s.store.rate_peek("readyz").await {
+        problems.push(json!({"check": "session_store", "code": e.code()}));
+    }
+    let crls: Vec<Value> = s
+        .crl_stores
+        .iter()
+        .map(|c| {
+            let snap = c.snapshot();
+            let (fresh, next) = match &snap.full {
+                Some(f) => (now < f.next_update, Some(f.next_update.to_rfc3339())),
+                None => (false, None),
+            };
+            if !fresh {
+                problems.push(json!({"check": "crl", "url": c.config().full_url,
+                                     "code": "revocation_crl_stale"}));
+            }
+            json!({"url": c.config().full_url, "fresh": fresh, "next_update": next})
+        })
+        .collect();
+    let ready = problems.is_empty();
+    json_response(
+        if ready {
+            StatusCode::OK
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        },
+        json!({"ready": ready, "store": s.store.backend(), "crls": crls, "problems": problems}),
     )
 }
 
