@@ -56,6 +56,8 @@ pub const LANG_COOKIE: &str = "eds_lang";
 /// again. Logout and kill reach every instance at once through the store's events; this bounds
 /// the damage if an event is lost.
 const SESSION_CACHE_SECS: i64 = 5;
+/// How often abandoned sessions are swept (and their expiry audited).
+const SWEEP_SECS: u64 = 300;
 
 /// The gateway's clock (injectable: tests pin it).
 pub type Clock = Arc<dyn Fn() -> UnixTime + Send + Sync>;
@@ -170,8 +172,10 @@ pub fn spawn_background(state: &Arc<AppState>) -> Vec<tokio::task::JoinHandle<()
         }
     });
     let s = state.clone();
+    // Expiry is enforced on every request; the sweep only ends (and audits) sessions that never
+    // come back. Listing reads every record (from the embedded journal, or Redis), so not often.
     let sweeps = tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(30));
+        let mut tick = tokio::time::interval(Duration::from_secs(SWEEP_SECS));
         loop {
             tick.tick().await;
             sweep_expired(&s).await;
