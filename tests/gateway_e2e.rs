@@ -137,12 +137,7 @@ async fn gost_login_reaches_the_mis_with_identity_and_no_gateway_secrets() {
     // A client that tries to pass for someone else: its identity headers never arrive.
     let (status, body) = {
         let http = reqwest::Client::new();
-        let cookie = b
-            .cookies
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ");
+        let cookie = b.cookie_header();
         let r = http
             .get(format!("http://{}/ward/7", gw.addr))
             .header("cookie", format!("{cookie}; other=1"))
@@ -426,12 +421,7 @@ async fn bad_input_catalogue_gets_status_code_message_and_audit() {
     let http = reqwest::Client::new();
     let mut b = gw.browser();
     b.open_login().await.expect("page");
-    let cookie = b
-        .cookies
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("; ");
+    let cookie = b.cookie_header();
     let post = |body: Vec<u8>, ct: &str, origin: &str| {
         http.post(format!("http://{}/eds/login", gw.addr))
             .header("cookie", cookie.clone())
@@ -665,12 +655,7 @@ async fn access_policy_matrix_is_enforced_and_refusals_are_audited() {
     n.login(&nurse.signer, now()).await.expect("nurse");
     let http = reqwest::Client::new();
     let call = |b: &Browser, method: &str, path: &str| {
-        let cookie = b
-            .cookies
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ");
+        let cookie = b.cookie_header();
         http.request(
             reqwest::Method::from_bytes(method.as_bytes()).expect("method"),
             format!("http://{}{path}", gw.addr),
@@ -693,12 +678,7 @@ async fn access_policy_matrix_is_enforced_and_refusals_are_audited() {
         assert_eq!(r.status().as_u16(), want, "{method} {path}");
     }
     // Spellings an HTTP client library would normalise away, sent raw.
-    let cookie = n
-        .cookies
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("; ");
+    let cookie = n.cookie_header();
     for path in ["/public/../admin/users", "/wards//3", "/wards/%2e%2e/admin"] {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let mut tcp = tokio::net::TcpStream::connect(gw.addr).await.expect("tcp");

@@ -59,7 +59,8 @@ impl Browser {
         })
     }
 
-    fn cookie_header(&self) -> String {
+    /// The `Cookie` header value for what the gateway set.
+    pub fn cookie_header(&self) -> String {
         self.cookies
             .iter()
             .map(|(k, v)| format!("{k}={v}"))

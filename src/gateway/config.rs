@@ -476,18 +476,6 @@ fn default_name() -> String {
     "eds-gateway".into()
 }
 
-/// NCA role names accepted in `staff.mapping.nca_role` (`NcaRole::as_str`).
-pub const NCA_ROLE_NAMES: [&str; 8] = [
-    "individual",
-    "legal_entity",
-    "first_head",
-    "signing_right",
-    "finance_signing_right",
-    "hr",
-    "employee",
-    "information_system",
-];
-
 /// The identity header keys [`Upstream::identity_headers`] may list.
 pub const IDENTITY_FIELDS: [&str; 7] = ["iin", "name", "bin", "org", "roles", "serial", "sid"];
 
@@ -658,7 +646,7 @@ impl Config {
                 p.push(format!("staff.mapping[{i}].bin {b:?}: 12 digits"));
             }
             if let Some(r) = &m.nca_role
-                && !NCA_ROLE_NAMES.contains(&r.as_str())
+                && crate::auth::staff::MappingRule::nca_role_from_name(r).is_none()
             {
                 p.push(format!(
                     "staff.mapping[{i}].nca_role {r:?}: unknown NCA role"

@@ -77,7 +77,7 @@ pub struct AppState {
     /// Now.
     pub clock: Clock,
     /// Sessions seen recently on this instance: token hash → (session, when fetched).
-    cache: Mutex<HashMap<String, (Session, i64)>>,
+    cache: Mutex<HashMap<String, (Arc<Session>, i64)>>,
     origin: String,
     access: crate::auth::access::AccessPolicy,
     /// The CRL stores, for `/eds/readyz`.
@@ -431,6 +431,11 @@ fn csrf_from(h: &HeaderMap, form: Option<&HashMap<String, String>>) -> Option<St
 }
 
 /// The pre-login cookie of a challenge or login POST, after its CSRF token matched.
+/// A store failure as a refusal: deny (503) and say which.
+fn store_err(e: crate::session::StoreError) -> Refusal {
+    Refusal::new(e.code(), 503, e.to_string())
+}
+
 fn prelogin(h: &HeaderMap) -> Result<String, Refusal> {
     let pre = cookie(h, PRELOGIN_COOKIE)
         .ok_or_else(|| Refusal::new("csrf_failed", 403, "no pre-login cookie"))?;
@@ -528,7 +533,6 @@ async fn issue_challenge(
     let (h, _body) = post_body(s, req, false).await?;
     let pre = prelogin(&h)?;
     let rl = &s.cfg.rate_limit;
-    let store_err = |e: crate::session::StoreError| Refusal::new(e.code(), 503, e.to_string());
     let n = s
         .store
         .rate_hit(&format!("ch:ip:{ip}"), Duration::from_secs(60))
@@ -621,7 +625,6 @@ async fn do_login(
 ) -> Result<Response<Body>, Refusal> {
     let (h, body) = post_body(s, req, false).await?;
     let pre = prelogin(&h)?;
-    let store_err = |e: crate::session::StoreError| Refusal::new(e.code(), 503, e.to_string());
     let fails = s
         .store
         .rate_peek(&format!("fail:ip:{ip}"))
@@ -746,7 +749,7 @@ fn session_json(s: &Session) -> Value {
 
 /// The live session of this request, after the expiry checks (which end and audit expired
 /// ones). `Err` carries the code for the refusal page.
-async fn current_session(s: &Arc<AppState>, h: &HeaderMap) -> Result<Session, &'static str> {
+async fn current_session(s: &Arc<AppState>, h: &HeaderMap) -> Result<Arc<Session>, &'static str> {
     let Some(token) = cookie(h, SESSION_COOKIE) else {
         return Err("not_authenticated");
     };
@@ -764,7 +767,7 @@ async fn current_session(s: &Arc<AppState>, h: &HeaderMap) -> Result<Session, &'
     let mut sess = match cached {
         Some((sess, _)) => sess,
         None => match s.store.get_session(&token_hash).await {
-            Ok(Some(sess)) => sess,
+            Ok(Some(sess)) => Arc::new(sess),
             Ok(None) => return Err("session_ended"),
             Err(_) => return Err("store_unavailable"),
         },
@@ -774,7 +777,8 @@ async fn current_session(s: &Arc<AppState>, h: &HeaderMap) -> Result<Session, &'
         return Err(code);
     }
     if now - sess.last_seen >= 15 {
-        sess.last_seen = now;
+        // Copy-on-write: the cached value is shared with requests in flight.
+        Arc::make_mut(&mut sess).last_seen = now;
         if s.store.touch_session(&token_hash, now).await.is_err() {
             return Err("store_unavailable");
         }
@@ -785,7 +789,7 @@ async fn current_session(s: &Arc<AppState>, h: &HeaderMap) -> Result<Session, &'
         if c.len() > 200_000 {
             c.clear();
         }
-        c.insert(token_hash, (sess.clone(), now));
+        c.insert(token_hash, (Arc::clone(&sess), now));
     }
     Ok(sess)
 }
