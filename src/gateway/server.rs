@@ -1044,6 +1044,7 @@ async fn forward(
         proto,
         host: host.as_deref(),
         request_id: &request_id,
+        assertion: None,
     };
     match s.upstream.forward(req, sess, &fwd).await {
         Ok(r) => r,

@@ -88,6 +88,8 @@ pub struct Forwarding<'a> {
     pub host: Option<&'a str>,
     /// The request id.
     pub request_id: &'a str,
+    /// The signed identity assertion (a compact JWT) for `{prefix}Assertion`, if one is made.
+    pub assertion: Option<&'a str>,
 }
 
 impl Upstream {
@@ -131,6 +133,11 @@ impl Upstream {
         })
     }
 
+    /// The name of the route `path` goes to (metrics label). One route so far.
+    pub fn route_name(&self, _path: &str) -> &str {
+        "default"
+    }
+
     /// Forwards `req` (already allowed) with the identity of `session`, streaming both bodies.
     pub async fn forward(
         &self,
@@ -159,6 +166,14 @@ impl Upstream {
         set_forwarded(h, fwd);
         if let Some(s) = session {
             self.add_identity(h, s);
+        }
+        if let (Some(a), Ok(name), Some(_)) = (
+            fwd.assertion,
+            HeaderName::from_bytes(format!("{}Assertion", self.prefix).as_bytes()),
+            session,
+        ) && let Ok(v) = HeaderValue::from_str(a)
+        {
+            h.insert(name, v);
         }
         if let Ok(v) = HeaderValue::from_str(&self.authority) {
             h.insert(header::HOST, v);
