@@ -845,7 +845,7 @@ async fn logout(State(s): State<Arc<AppState>>, req: Request<Body>) -> Response<
         Ok(x) => x,
         Err(r) => return refusal_json(&r, lang),
     };
-    let form: Option<HashMap<String, String>> = serde_urlencoded_pairs(&body);
+    let form = form_fields(&h, &body);
     let sess = match current_session(&s, &h).await {
         Ok(sess) => sess,
         Err(code) => {
@@ -876,17 +876,19 @@ async fn logout(State(s): State<Arc<AppState>>, req: Request<Body>) -> Response<
     r
 }
 
-fn serde_urlencoded_pairs(body: &[u8]) -> Option<HashMap<String, String>> {
-    let s = std::str::from_utf8(body).ok()?;
-    if s.trim_start().starts_with('{') {
+/// The fields of a form body (`application/x-www-form-urlencoded`, percent-decoded); `None`
+/// for JSON or an undecodable body.
+fn form_fields(h: &HeaderMap, body: &[u8]) -> Option<HashMap<String, String>> {
+    let ct = h.get(header::CONTENT_TYPE)?.to_str().ok()?;
+    if !ct
+        .to_ascii_lowercase()
+        .starts_with("application/x-www-form-urlencoded")
+    {
         return None;
     }
-    Some(
-        s.split('&')
-            .filter_map(|kv| kv.split_once('='))
-            .map(|(k, v)| (k.to_string(), v.replace('+', " ")))
-            .collect(),
-    )
+    serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
+        .ok()
+        .map(|v| v.into_iter().collect())
 }
 
 /// Ready when the session store answers and every configured CRL is held and current (a
@@ -1070,6 +1072,23 @@ mod tests {
             assert_eq!(safe_next(Some(bad)), "/", "{bad}");
         }
         assert_eq!(safe_next(None), "/");
+    }
+
+    #[test]
+    fn logout_form_is_percent_decoded_and_json_is_not_a_form() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/x-www-form-urlencoded"),
+        );
+        let f = form_fields(&h, b"csrf=ab%63&next=%2Fward+7").expect("form");
+        assert_eq!(f.get("csrf").map(String::as_str), Some("abc"));
+        assert_eq!(f.get("next").map(String::as_str), Some("/ward 7"));
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        assert!(form_fields(&h, b"csrf=abc").is_none());
     }
 
     #[test]
