@@ -1029,11 +1029,20 @@ async fn forward(
                 .map(|t| t[..32].to_string())
                 .unwrap_or_default()
         });
+    // HTTP/2 clients name the host in :authority, not Host.
     let host = req
         .headers()
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+        .map(str::to_string)
+        .or_else(|| req.uri().authority().map(|a| a.to_string()));
+    let mut req = req;
+    if !s.cfg.server.trust_forwarded_for {
+        // The gateway is the edge: what a client says about earlier hops is forged by
+        // definition, so the MIS gets only what the gateway saw.
+        req.headers_mut().remove("x-forwarded-for");
+        req.headers_mut().remove(header::FORWARDED);
+    }
     let proto = if s.origin.starts_with("https://") {
         "https"
     } else {
