@@ -449,6 +449,7 @@ async fn a_gigabyte_streams_up_and_down_through_the_gateway_in_bounded_memory() 
     let cookie = b.cookie_header();
     let mut send = http1(w.gw.addr).await;
     // Warm up: one small exchange each way (pools, buffers, lazy statics).
+    send.ready().await.expect("connection ready");
     let r = send
         .send_request(
             Request::post("/bulk/up")
@@ -463,6 +464,7 @@ async fn a_gigabyte_streams_up_and_down_through_the_gateway_in_bounded_memory() 
     r.into_body().collect().await.expect("body");
 
     let before = peak_rss_kib();
+    send.ready().await.expect("connection ready");
     let r = send
         .send_request(
             Request::post("/bulk/up")
@@ -480,6 +482,7 @@ async fn a_gigabyte_streams_up_and_down_through_the_gateway_in_bounded_memory() 
     assert_eq!(received.load(Ordering::SeqCst), GIB);
     let after_up = peak_rss_kib();
 
+    send.ready().await.expect("connection ready");
     let r = send
         .send_request(
             Request::get("/bulk/down")
@@ -663,7 +666,7 @@ async fn truncating_upstream(reset: bool) -> SocketAddr {
             let _ = s.flush().await;
             if reset {
                 tokio::time::sleep(Duration::from_millis(50)).await;
-                let _ = s.set_linger(Some(Duration::ZERO));
+                let _ = s.set_zero_linger();
                 drop(s);
             } else {
                 held.push(s);
