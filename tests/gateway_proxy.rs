@@ -54,7 +54,10 @@ async fn world(name: &str, mis: SocketAddr, extra: &str) -> World {
     let pki = TestPki::start(&dir.join("pki"), KeyKind::Gost512).await;
     pki.trust_into(&dir.join("certs"), "test");
     let doctor = pki.issue(&iin(1), "АХМЕТОВ", Profile::Gost2015, "employee");
-    write_staff(&dir, &[(&doctor.iin, "Ахметов Айдар", "doctor;staff", true)]);
+    write_staff(
+        &dir,
+        &[(&doctor.iin, "Ахметов Айдар", "doctor;staff", true)],
+    );
     let gw = gateway(&dir, mis, NO_REVOCATION, extra, &TestClock::default()).await;
     World {
         gw,
@@ -135,7 +138,10 @@ async fn raw(addr: SocketAddr, head: &str) -> (u16, String, Vec<u8>) {
         .and_then(|s| s.parse().ok())
         .expect("status");
     let mut body = buf[split + 4..].to_vec();
-    if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
         body = dechunk(&body);
     }
     (status, head, body)
@@ -282,7 +288,8 @@ async fn ws_connect(
         .into_client_request()
         .expect("request");
     if let Some(c) = cookie {
-        req.headers_mut().insert("cookie", c.parse().expect("cookie"));
+        req.headers_mut()
+            .insert("cookie", c.parse().expect("cookie"));
     }
     req.headers_mut()
         .insert("x-eds-iin", "000000000000".parse().expect("value"));
@@ -318,7 +325,10 @@ async fn websocket_echo_passes_through_after_the_session_check_and_access_policy
         .expect("websocket through the gateway");
     let first = sock.next().await.expect("message").expect("ok");
     // The upstream saw the session's IIN, not the one the client sent.
-    assert_eq!(first.to_text().expect("text"), format!("iin={}", w.doctor.iin));
+    assert_eq!(
+        first.to_text().expect("text"),
+        format!("iin={}", w.doctor.iin)
+    );
     for i in 0..20 {
         let text = format!("сообщение {i}");
         sock.send(Message::text(text.clone())).await.expect("send");
@@ -428,8 +438,9 @@ async fn bulk_upstream(received: Arc<AtomicU64>) -> SocketAddr {
 
 async fn http1(
     addr: SocketAddr,
-) -> hyper::client::conn::http1::SendRequest<http_body_util::combinators::BoxBody<Bytes, std::convert::Infallible>>
-{
+) -> hyper::client::conn::http1::SendRequest<
+    http_body_util::combinators::BoxBody<Bytes, std::convert::Infallible>,
+> {
     let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
     let (send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
         .await
@@ -526,12 +537,7 @@ async fn a_gigabyte_streams_up_and_down_through_the_gateway_in_bounded_memory() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_spelling_of_a_forged_identity_header_is_replaced_by_the_gateways_own() {
     let mis = echo_mis().await;
-    let w = world(
-        "proxy-spoof",
-        mis,
-        "[access]\npublic = [\"/public/\"]\n",
-    )
-    .await;
+    let w = world("proxy-spoof", mis, "[access]\npublic = [\"/public/\"]\n").await;
     let b = w.login().await;
     let cookie = b.cookie_header();
     let real = w.doctor.iin.as_str();
@@ -539,48 +545,131 @@ async fn every_spelling_of_a_forged_identity_header_is_replaced_by_the_gateways_
     let forwarded = format!("for=\"127.0.0.1\";proto=http;host=\"{gw}\"");
     // (attempt, request header lines, header the upstream is asked about, what it must see)
     let table: Vec<(&str, String, &str, Vec<String>)> = vec![
-        ("canonical case", "X-EDS-IIN: 000000000000\r\n".into(), "x-eds-iin", vec![real.into()]),
-        ("lower case", "x-eds-iin: 000000000000\r\n".into(), "x-eds-iin", vec![real.into()]),
-        ("mixed case", "X-Eds-Iin: 000000000000\r\n".into(), "x-eds-iin", vec![real.into()]),
-        ("underscores", "X_EDS_IIN: 000000000000\r\n".into(), "x_eds_iin", vec![]),
-        ("underscores, real kept", "X_EDS_IIN: 000000000000\r\n".into(), "x-eds-iin", vec![real.into()]),
-        ("mixed _ and -", "X-EDS_Roles: admin\r\n".into(), "x-eds_roles", vec![]),
+        (
+            "canonical case",
+            "X-EDS-IIN: 000000000000\r\n".into(),
+            "x-eds-iin",
+            vec![real.into()],
+        ),
+        (
+            "lower case",
+            "x-eds-iin: 000000000000\r\n".into(),
+            "x-eds-iin",
+            vec![real.into()],
+        ),
+        (
+            "mixed case",
+            "X-Eds-Iin: 000000000000\r\n".into(),
+            "x-eds-iin",
+            vec![real.into()],
+        ),
+        (
+            "underscores",
+            "X_EDS_IIN: 000000000000\r\n".into(),
+            "x_eds_iin",
+            vec![],
+        ),
+        (
+            "underscores, real kept",
+            "X_EDS_IIN: 000000000000\r\n".into(),
+            "x-eds-iin",
+            vec![real.into()],
+        ),
+        (
+            "mixed _ and -",
+            "X-EDS_Roles: admin\r\n".into(),
+            "x-eds_roles",
+            vec![],
+        ),
         (
             "duplicates",
             "X-EDS-Roles: admin\r\nx-eds-roles: admin\r\nX-EDS-ROLES: admin\r\n".into(),
             "x-eds-roles",
             vec!["doctor,staff".into()],
         ),
-        ("forged assertion", "X-EDS-Assertion: e30.e30.sig\r\n".into(), "x-eds-assertion", vec![]),
-        ("unknown x-eds- name", "X-EDS-Anything: 1\r\n".into(), "x-eds-anything", vec![]),
-        ("forged sid", "X-EDS-Sid: 0000\r\n".into(), "x-eds-sid", vec![]),
+        (
+            "forged assertion",
+            "X-EDS-Assertion: e30.e30.sig\r\n".into(),
+            "x-eds-assertion",
+            vec![],
+        ),
+        (
+            "unknown x-eds- name",
+            "X-EDS-Anything: 1\r\n".into(),
+            "x-eds-anything",
+            vec![],
+        ),
+        (
+            "forged sid",
+            "X-EDS-Sid: 0000\r\n".into(),
+            "x-eds-sid",
+            vec![],
+        ),
         (
             "Forwarded forged",
             "Forwarded: for=6.6.6.6;host=evil.example\r\n".into(),
             "forwarded",
             vec![forwarded.clone()],
         ),
-        ("X-Forwarded-For forged", "X-Forwarded-For: 6.6.6.6\r\n".into(), "x-forwarded-for", vec!["127.0.0.1".into()]),
-        ("X-Forwarded-Host forged", "X-Forwarded-Host: evil.example\r\n".into(), "x-forwarded-host", vec![gw.clone()]),
-        ("X-Forwarded-Proto forged", "X-Forwarded-Proto: https\r\n".into(), "x-forwarded-proto", vec!["http".into()]),
-        ("hop-by-hop named in Connection", "Connection: X-Secret\r\nX-Secret: 1\r\n".into(), "x-secret", vec![]),
+        (
+            "X-Forwarded-For forged",
+            "X-Forwarded-For: 6.6.6.6\r\n".into(),
+            "x-forwarded-for",
+            vec!["127.0.0.1".into()],
+        ),
+        (
+            "X-Forwarded-Host forged",
+            "X-Forwarded-Host: evil.example\r\n".into(),
+            "x-forwarded-host",
+            vec![gw.clone()],
+        ),
+        (
+            "X-Forwarded-Proto forged",
+            "X-Forwarded-Proto: https\r\n".into(),
+            "x-forwarded-proto",
+            vec!["http".into()],
+        ),
+        (
+            "hop-by-hop named in Connection",
+            "Connection: X-Secret\r\nX-Secret: 1\r\n".into(),
+            "x-secret",
+            vec![],
+        ),
         (
             "identity header named in Connection",
             "Connection: X-EDS-IIN\r\nX-EDS-IIN: 000000000000\r\n".into(),
             "x-eds-iin",
             vec![real.into()],
         ),
-        ("Keep-Alive", "Keep-Alive: timeout=5\r\n".into(), "keep-alive", vec![]),
+        (
+            "Keep-Alive",
+            "Keep-Alive: timeout=5\r\n".into(),
+            "keep-alive",
+            vec![],
+        ),
         ("TE", "TE: trailers\r\n".into(), "te", vec![]),
-        ("Proxy-Authorization", "Proxy-Authorization: Basic Zm9vOmJhcg==\r\n".into(), "proxy-authorization", vec![]),
-        ("Upgrade on a plain route", "Upgrade: h2c\r\n".into(), "upgrade", vec![]),
-        ("request id kept when valid", "X-Request-Id: ward7-abc\r\n".into(), "x-request-id", vec!["ward7-abc".into()]),
+        (
+            "Proxy-Authorization",
+            "Proxy-Authorization: Basic Zm9vOmJhcg==\r\n".into(),
+            "proxy-authorization",
+            vec![],
+        ),
+        (
+            "Upgrade on a plain route",
+            "Upgrade: h2c\r\n".into(),
+            "upgrade",
+            vec![],
+        ),
+        (
+            "request id kept when valid",
+            "X-Request-Id: ward7-abc\r\n".into(),
+            "x-request-id",
+            vec!["ward7-abc".into()],
+        ),
     ];
     let mut report = String::from("| attempt | client sent | upstream saw |\n|---|---|---|\n");
     for (attempt, lines, name, want) in &table {
-        let head = format!(
-            "GET /spoof HTTP/1.1\r\nHost: {gw}\r\nCookie: {cookie}\r\n{lines}"
-        );
+        let head = format!("GET /spoof HTTP/1.1\r\nHost: {gw}\r\nCookie: {cookie}\r\n{lines}");
         let (status, _, body) = raw(w.gw.addr, &head).await;
         assert_eq!(status, 200, "{attempt}");
         let v: Value = serde_json::from_slice(&body).expect("echo JSON");
@@ -595,7 +684,11 @@ async fn every_spelling_of_a_forged_identity_header_is_replaced_by_the_gateways_
         report.push_str(&format!(
             "| {attempt} | `{}` | {} |\n",
             lines.trim_end().replace("\r\n", "` `"),
-            if got.is_empty() { "(absent)".to_string() } else { format!("`{name}: {}`", got.join(" | ")) }
+            if got.is_empty() {
+                "(absent)".to_string()
+            } else {
+                format!("`{name}: {}`", got.join(" | "))
+            }
         ));
     }
     // The gateway's cookies never reach the upstream, in any Cookie header.
@@ -695,7 +788,10 @@ async fn get_body(gw: SocketAddr, cookie: &str, path: &str) -> (u16, Result<usiz
     let body = tokio::time::timeout(Duration::from_secs(60), r.into_body().collect())
         .await
         .expect("the body ends instead of hanging");
-    (status, body.map(|b| b.to_bytes().len()).map_err(|e| e.to_string()))
+    (
+        status,
+        body.map(|b| b.to_bytes().len()).map_err(|e| e.to_string()),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -731,15 +827,23 @@ async fn upstream_faults_give_502_504_or_a_cut_body_and_leave_the_session_alone(
             let page = String::from_utf8_lossy(&body);
             assert_eq!(got, status, "{path} {lang}: {page}");
             assert!(page.contains(code), "{path}: {page}");
-            assert!(page.contains(&format!("lang=\"{lang}\"")), "{path} {lang}: {page}");
+            assert!(
+                page.contains(&format!("lang=\"{lang}\"")),
+                "{path} {lang}: {page}"
+            );
         }
         assert_session_alive(&mut b, path).await;
-        report.push_str(&format!("| {path} | {status} page (kk/ru/en) | `{code}` |\n"));
+        report.push_str(&format!(
+            "| {path} | {status} page (kk/ru/en) | `{code}` |\n"
+        ));
     }
     for path in ["/reset/x", "/stall/x"] {
         let (status, body) = get_body(w.gw.addr, &cookie, path).await;
         assert_eq!(status, 200, "{path}: headers came first");
-        assert!(body.is_err(), "{path}: a 1 MB body that ended early must not look complete: {body:?}");
+        assert!(
+            body.is_err(),
+            "{path}: a 1 MB body that ended early must not look complete: {body:?}"
+        );
         assert_session_alive(&mut b, path).await;
         report.push_str(&format!(
             "| {path} | 200 head, then the connection ends ({}) | — |\n",
@@ -772,11 +876,25 @@ fn make_ca_and_server(dir: &Path, name: &str) {
     openssl(
         dir,
         &[
-            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-            "-keyout", &ca_key, "-out", &ca, "-days", "2", "-subj",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            &ca_key,
+            "-out",
+            &ca,
+            "-days",
+            "2",
+            "-subj",
             &format!("/CN={name} MIS test CA"),
-            "-addext", "basicConstraints=critical,CA:TRUE",
-            "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
         ],
     );
     std::fs::write(
@@ -787,16 +905,38 @@ fn make_ca_and_server(dir: &Path, name: &str) {
     openssl(
         dir,
         &[
-            "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-            "-keyout", &format!("{name}-server.key"), "-out", "server.csr", "-subj", "/CN=localhost",
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            &format!("{name}-server.key"),
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=localhost",
         ],
     );
     openssl(
         dir,
         &[
-            "x509", "-req", "-in", "server.csr", "-CA", &ca, "-CAkey", &ca_key,
-            "-CAcreateserial", "-out", &format!("{name}-server.pem"), "-days", "2",
-            "-extfile", "ext.cnf",
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            &ca,
+            "-CAkey",
+            &ca_key,
+            "-CAcreateserial",
+            "-out",
+            &format!("{name}-server.pem"),
+            "-days",
+            "2",
+            "-extfile",
+            "ext.cnf",
         ],
     );
 }
@@ -831,17 +971,21 @@ async fn tls_echo(cert: &Path, key: &Path) -> SocketAddr {
                 let Ok(tls) = acceptor.accept(s).await else {
                     return;
                 };
-                let svc = hyper::service::service_fn(|req: Request<hyper::body::Incoming>| async move {
-                    let headers: Vec<Value> = req
-                        .headers()
-                        .iter()
-                        .map(|(k, v)| json!([k.as_str(), String::from_utf8_lossy(v.as_bytes())]))
-                        .collect();
-                    let body = json!({"upstream": "tls", "path": req.uri().to_string(), "headers": headers});
-                    Ok::<_, std::convert::Infallible>(hyper::Response::new(http_body_util::Full::new(
-                        Bytes::from(body.to_string()),
-                    )))
-                });
+                let svc = hyper::service::service_fn(
+                    |req: Request<hyper::body::Incoming>| async move {
+                        let headers: Vec<Value> = req
+                            .headers()
+                            .iter()
+                            .map(|(k, v)| {
+                                json!([k.as_str(), String::from_utf8_lossy(v.as_bytes())])
+                            })
+                            .collect();
+                        let body = json!({"upstream": "tls", "path": req.uri().to_string(), "headers": headers});
+                        Ok::<_, std::convert::Infallible>(hyper::Response::new(
+                            http_body_util::Full::new(Bytes::from(body.to_string())),
+                        ))
+                    },
+                );
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(TokioIo::new(tls), svc)
                     .await;
@@ -962,7 +1106,10 @@ async fn nginx_as_the_upstream_serves_a_static_file_and_sees_only_the_gateways_i
     let head = format!("GET /mis/static/report.bin HTTP/1.1\r\nHost: {gw}\r\nCookie: {cookie}\r\n");
     let (status, resp_head, body) = raw(w.gw.addr, &head).await;
     assert_eq!(status, 200, "{resp_head}");
-    assert!(resp_head.to_ascii_lowercase().contains("server: nginx"), "{resp_head}");
+    assert!(
+        resp_head.to_ascii_lowercase().contains("server: nginx"),
+        "{resp_head}"
+    );
     assert_eq!(body, file, "the static file arrives byte for byte");
 
     let head = format!(
@@ -985,6 +1132,10 @@ async fn nginx_as_the_upstream_serves_a_static_file_and_sees_only_the_gateways_i
             .contains(&format!("x-seen-iin: {}", w.doctor.iin)),
         "{resp_head}"
     );
-    let (status, _, _) = raw(w.gw.addr, &format!("GET /mis/none HTTP/1.1\r\nHost: {gw}\r\nCookie: {cookie}\r\n")).await;
+    let (status, _, _) = raw(
+        w.gw.addr,
+        &format!("GET /mis/none HTTP/1.1\r\nHost: {gw}\r\nCookie: {cookie}\r\n"),
+    )
+    .await;
     assert_eq!(status, 404, "nginx's own 404 passes through");
 }

@@ -838,16 +838,17 @@ impl Config {
     fn route_problems(&self) -> Vec<String> {
         let mut p = Vec::new();
         let u = &self.upstream;
-        let mut fields: Vec<(String, &Option<String>, &Option<PathBuf>, [Option<u64>; 3])> = vec![(
-            "upstream".into(),
-            &u.host,
-            &u.ca_file,
-            [
-                u.connect_timeout_secs,
-                u.first_byte_timeout_secs,
-                u.idle_timeout_secs,
-            ],
-        )];
+        let mut fields: Vec<(String, &Option<String>, &Option<PathBuf>, [Option<u64>; 3])> =
+            vec![(
+                "upstream".into(),
+                &u.host,
+                &u.ca_file,
+                [
+                    u.connect_timeout_secs,
+                    u.first_byte_timeout_secs,
+                    u.idle_timeout_secs,
+                ],
+            )];
         for (i, r) in self.route.iter().enumerate() {
             fields.push((
                 format!("route[{i}]"),
@@ -917,7 +918,10 @@ impl Config {
                     "route[{i}].prefix {pre:?}: /eds/ belongs to the gateway"
                 ));
             }
-            if pre.contains(['?', '#', '*', ' ', '\\']) || pre.contains("//") || pre.contains("/../") {
+            if pre.contains(['?', '#', '*', ' ', '\\'])
+                || pre.contains("//")
+                || pre.contains("/../")
+            {
                 p.push(format!(
                     "route[{i}].prefix {pre:?}: a plain path (no ?, #, *, //, ..)"
                 ));
@@ -931,8 +935,13 @@ impl Config {
             }
             seen.push(pre);
             let name = r.name.clone().unwrap_or_else(|| r.prefix.clone());
-            if name.is_empty() || name.len() > 64 || name.chars().any(|c| c.is_control() || c == '"') {
-                p.push(format!("route[{i}].name {name:?}: 1-64 printable characters"));
+            if name.is_empty()
+                || name.len() > 64
+                || name.chars().any(|c| c.is_control() || c == '"')
+            {
+                p.push(format!(
+                    "route[{i}].name {name:?}: 1-64 printable characters"
+                ));
             }
             if names.contains(&name) {
                 p.push(format!("route[{i}].name {name:?}: duplicate route name"));

@@ -119,8 +119,8 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 /// Client TLS trusting exactly the certificates in `ca` (PEM), TLS 1.2/1.3, HTTP/1.1 by ALPN.
 fn tls_config(ca: &Path) -> Result<rustls::ClientConfig, String> {
     let mut roots = rustls::RootCertStore::empty();
-    let iter = CertificateDer::pem_file_iter(ca)
-        .map_err(|e| format!("ca_file {}: {e}", ca.display()))?;
+    let iter =
+        CertificateDer::pem_file_iter(ca).map_err(|e| format!("ca_file {}: {e}", ca.display()))?;
     for c in iter {
         let c = c.map_err(|e| format!("ca_file {}: {e}", ca.display()))?;
         roots

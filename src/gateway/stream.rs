@@ -111,7 +111,9 @@ where
                 }
                 s
             }
-            None => this.sleep.insert(Box::pin(tokio::time::sleep_until(deadline))),
+            None => this
+                .sleep
+                .insert(Box::pin(tokio::time::sleep_until(deadline))),
         };
         if sleep.as_mut().poll(cx).is_ready() {
             return Poll::Ready(Some(Err(Box::new(IdleTimeout))));
