@@ -241,6 +241,8 @@ async fn route_config_problems_are_listed_together() {
 // WebSockets
 
 /// A WebSocket echo upstream whose first message reports the identity header it saw.
+// tungstenite's handshake callback type returns its (large) error response by value.
+#[allow(clippy::result_large_err)]
 async fn ws_echo() -> SocketAddr {
     let l = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

@@ -838,17 +838,16 @@ impl Config {
     fn route_problems(&self) -> Vec<String> {
         let mut p = Vec::new();
         let u = &self.upstream;
-        let mut fields: Vec<(String, &Option<String>, &Option<PathBuf>, [Option<u64>; 3])> =
-            vec![(
-                "upstream".into(),
-                &u.host,
-                &u.ca_file,
-                [
-                    u.connect_timeout_secs,
-                    u.first_byte_timeout_secs,
-                    u.idle_timeout_secs,
-                ],
-            )];
+        let mut fields: Vec<RouteFields<'_>> = vec![(
+            "upstream".into(),
+            &u.host,
+            &u.ca_file,
+            [
+                u.connect_timeout_secs,
+                u.first_byte_timeout_secs,
+                u.idle_timeout_secs,
+            ],
+        )];
         for (i, r) in self.route.iter().enumerate() {
             fields.push((
                 format!("route[{i}]"),
@@ -951,6 +950,15 @@ impl Config {
         p
     }
 }
+
+/// What [`Config::route_problems`] checks of `[upstream]` and each `[[route]]`: the field
+/// name, `host`, `ca_file`, and the three timeouts.
+type RouteFields<'a> = (
+    String,
+    &'a Option<String>,
+    &'a Option<PathBuf>,
+    [Option<u64>; 3],
+);
 
 /// The scheme of an upstream URL (`http` or `https`), or what is wrong with it.
 pub fn upstream_url_problem(u: &str) -> Result<String, String> {

@@ -141,7 +141,7 @@ impl Upstream {
         if !routes.iter().any(|r| r.prefix == "/") {
             return Err("no default route (prefix /)".into());
         }
-        routes.sort_by(|a, b| b.prefix.len().cmp(&a.prefix.len()));
+        routes.sort_by_key(|r| std::cmp::Reverse(r.prefix.len()));
         Ok(Upstream {
             routes: routes.into(),
             prefix_lower: header_prefix.to_ascii_lowercase().replace('_', "-"),
