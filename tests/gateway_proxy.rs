@@ -358,6 +358,29 @@ async fn websocket_echo_passes_through_after_the_session_check_and_access_policy
     assert!(off.is_err(), "upgraded on a route without websocket = true");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_websocket_is_closed_after_the_idle_limit() {
+    let ws = ws_echo().await;
+    let extra = format!(
+        "[[route]]\nprefix = \"/ws/\"\nurl = \"http://{ws}\"\nwebsocket = true\nidle_timeout_secs = 1\n"
+    );
+    let w = world("proxy-ws-idle", echo_mis().await, &extra).await;
+    let b = w.login().await;
+    let mut sock = ws_connect(w.gw.addr, "/ws/idle", Some(&b.cookie_header()))
+        .await
+        .expect("websocket");
+    let first = sock.next().await.expect("message").expect("ok");
+    assert!(first.to_text().expect("text").starts_with("iin="));
+    // Say nothing: the gateway closes both sides (a guard against a hang, not a timing check).
+    let end = tokio::time::timeout(Duration::from_secs(60), sock.next())
+        .await
+        .expect("the gateway closes a silent WebSocket");
+    assert!(
+        !matches!(end, Some(Ok(Message::Text(_) | Message::Binary(_)))),
+        "{end:?}"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // 1 GB each way, memory measured
 
@@ -771,6 +794,26 @@ async fn truncating_upstream(reset: bool) -> SocketAddr {
     a
 }
 
+/// Reads the request, sends half a status line, then resets the connection.
+async fn hangup_upstream() -> SocketAddr {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let a = l.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf).await;
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-").await;
+            let _ = s.flush().await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let _ = s.set_zero_linger();
+            drop(s);
+        }
+    });
+    a
+}
+
 /// GET through the gateway with a body read to the end: status and how the body ended.
 async fn get_body(gw: SocketAddr, cookie: &str, path: &str) -> (u16, Result<usize, String>) {
     use http_body_util::BodyExt;
@@ -803,11 +846,13 @@ async fn upstream_faults_give_502_504_or_a_cut_body_and_leave_the_session_alone(
         l.local_addr().expect("addr")
     }; // closed again: nothing listens there
     let slow = silent_upstream().await;
+    let hangup = hangup_upstream().await;
     let reset = truncating_upstream(true).await;
     let stall = truncating_upstream(false).await;
     let extra = format!(
         "[[route]]\nprefix = \"/down/\"\nurl = \"http://{down}\"\n\n\
          [[route]]\nprefix = \"/slow/\"\nurl = \"http://{slow}\"\nfirst_byte_timeout_secs = 1\n\n\
+         [[route]]\nprefix = \"/hangup/\"\nurl = \"http://{hangup}\"\n\n\
          [[route]]\nprefix = \"/reset/\"\nurl = \"http://{reset}\"\n\n\
          [[route]]\nprefix = \"/stall/\"\nurl = \"http://{stall}\"\nidle_timeout_secs = 1\n"
     );
@@ -818,6 +863,7 @@ async fn upstream_faults_give_502_504_or_a_cut_body_and_leave_the_session_alone(
 
     for (path, status, code) in [
         ("/down/x", 502, "upstream_unavailable"),
+        ("/hangup/x", 502, "upstream_unavailable"),
         ("/slow/x", 504, "upstream_timeout"),
     ] {
         for lang in ["kk", "ru", "en"] {
@@ -834,9 +880,21 @@ async fn upstream_faults_give_502_504_or_a_cut_body_and_leave_the_session_alone(
                 "{path} {lang}: {page}"
             );
         }
+        // An API call (no text/html) gets the code as JSON.
+        let head = format!(
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nCookie: {cookie}\r\nAccept: application/json\r\n",
+            w.gw.addr
+        );
+        let (got, _, body) = raw(w.gw.addr, &head).await;
+        assert_eq!(got, status, "{path} JSON");
+        let v: Value = serde_json::from_slice(&body).expect("JSON refusal");
+        assert_eq!(
+            (v["ok"].clone(), v["code"].clone()),
+            (json!(false), json!(code))
+        );
         assert_session_alive(&mut b, path).await;
         report.push_str(&format!(
-            "| {path} | {status} page (kk/ru/en) | `{code}` |\n"
+            "| {path} | {status} page (kk/ru/en), JSON for API calls | `{code}` |\n"
         ));
     }
     for path in ["/reset/x", "/stall/x"] {

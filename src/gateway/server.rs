@@ -1036,6 +1036,7 @@ async fn forward(
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
         .or_else(|| req.uri().authority().map(|a| a.to_string()));
+    let html = wants_html(req.headers());
     let mut req = req;
     if !s.cfg.server.trust_forwarded_for {
         // The gateway is the edge: what a client says about earlier hops is forged by
@@ -1057,7 +1058,12 @@ async fn forward(
     };
     match s.upstream.forward(req, sess, &fwd).await {
         Ok(r) => r,
-        Err(e) => error_page(e.status(), e.code(), lang),
+        // Browsers get the kk/ru/en page; API calls the same code as JSON.
+        Err(e) if html => error_page(e.status(), e.code(), lang),
+        Err(e) => json_response(
+            e.status(),
+            json!({"ok": false, "code": e.code(), "message": i18n::message(e.code(), lang)}),
+        ),
     }
 }
 
