@@ -913,6 +913,65 @@ async fn upstream_faults_give_502_504_or_a_cut_body_and_leave_the_session_alone(
     println!("{report}");
 }
 
+/// A listener whose accept queue is full and never drained: new SYNs are dropped, so a connect
+/// neither succeeds nor fails. Returns the address and the listener with its queued fillers.
+async fn full_backlog() -> (
+    SocketAddr,
+    tokio::net::TcpListener,
+    Vec<tokio::net::TcpStream>,
+) {
+    let sock = tokio::net::TcpSocket::new_v4().expect("socket");
+    sock.bind("127.0.0.1:0".parse().expect("addr"))
+        .expect("bind");
+    let l = sock.listen(0).expect("listen");
+    let a = l.local_addr().expect("addr");
+    let mut fillers = Vec::new();
+    for _ in 0..8 {
+        match tokio::time::timeout(
+            Duration::from_millis(300),
+            tokio::net::TcpStream::connect(a),
+        )
+        .await
+        {
+            Ok(Ok(s)) => fillers.push(s),
+            _ => break, // the queue is full: this SYN was dropped
+        }
+    }
+    (a, l, fillers)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connect_that_never_completes_is_a_504_after_the_connect_timeout() {
+    let (hole, listener, fillers) = full_backlog().await;
+    let extra = format!(
+        "[[route]]\nprefix = \"/hole/\"\nurl = \"http://{hole}\"\nconnect_timeout_secs = 1\nfirst_byte_timeout_secs = 3600\n"
+    );
+    let w = world("proxy-connect-timeout", echo_mis().await, &extra).await;
+    let mut b = w.login().await;
+    let head = format!(
+        "GET /hole/x HTTP/1.1\r\nHost: {}\r\nCookie: {}\r\nAccept: application/json\r\n",
+        w.gw.addr,
+        b.cookie_header()
+    );
+    let (status, _, body) = raw(w.gw.addr, &head).await;
+    assert_eq!(status, 504, "{}", String::from_utf8_lossy(&body));
+    let v: Value = serde_json::from_slice(&body).expect("JSON");
+    assert_eq!(v["code"], json!("upstream_timeout"));
+    // With first_byte at an hour, the 504 can only have come from the connect timeout; and the
+    // gateway's connection never got into the queue (only the fillers are there).
+    let mut queued = 0;
+    while let Ok(Ok(_)) = tokio::time::timeout(Duration::from_millis(300), listener.accept()).await
+    {
+        queued += 1;
+    }
+    assert!(
+        queued <= fillers.len(),
+        "{queued} queued, {} fillers",
+        fillers.len()
+    );
+    assert_session_alive(&mut b, "a connect timeout").await;
+}
+
 // ---------------------------------------------------------------------------------------------
 // TLS upstream
 
