@@ -215,7 +215,12 @@ impl Upstream {
             h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
         }
         let progress = Progress::new();
-        let body = Body::new(IdleBody::new(body, route.idle, Some(progress.clone())));
+        // Most requests have no body: nothing to watch, no extra allocation.
+        let body = if hyper::body::Body::is_end_stream(&body) {
+            body
+        } else {
+            Body::new(IdleBody::new(body, route.idle, Some(progress.clone())))
+        };
         let req = Request::from_parts(parts, body);
         let resp = first_byte(route, req, &progress, fwd.request_id).await?;
         if let Some(client_upgrade) = client_upgrade
