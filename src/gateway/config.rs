@@ -36,8 +36,11 @@ pub struct Config {
     /// Rate limits.
     #[serde(default)]
     pub rate_limit: RateLimit,
-    /// The MIS behind the gateway.
+    /// The MIS behind the gateway (the default route, prefix `/`).
     pub upstream: Upstream,
+    /// More routes by path prefix, each with its own upstream (`[[route]]`; longest prefix wins).
+    #[serde(default)]
+    pub route: Vec<RouteCfg>,
     /// The login page.
     #[serde(default)]
     pub login_page: LoginPageCfg,
@@ -362,7 +365,7 @@ fn default_fail_iin() -> u64 {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Upstream {
-    /// Base URL of the MIS, e.g. `http://10.0.0.5:8080`.
+    /// Base URL of the MIS, e.g. `http://10.0.0.5:8080` or `https://mis.local` (then `ca_file`).
     pub url: String,
     /// Identity headers sent to the MIS: any of `iin`, `name`, `bin`, `org`, `roles`, `serial`,
     /// `sid` (data minimisation: send only what the MIS needs).
@@ -371,6 +374,86 @@ pub struct Upstream {
     /// Header name prefix.
     #[serde(default = "default_header_prefix")]
     pub header_prefix: String,
+    /// `rewrite` (default: Host = the upstream's authority) or `preserve` (the client's Host).
+    #[serde(default)]
+    pub host: Option<String>,
+    /// PEM file of the CA(s) an `https` upstream's certificate must chain to (required then).
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// TCP (and TLS) connect timeout, seconds (default 5).
+    #[serde(default)]
+    pub connect_timeout_secs: Option<u64>,
+    /// Time allowed for the upstream's response headers, seconds (default 60) → 504.
+    #[serde(default)]
+    pub first_byte_timeout_secs: Option<u64>,
+    /// Longest silence while a body streams, either way, seconds (default 120).
+    #[serde(default)]
+    pub idle_timeout_secs: Option<u64>,
+    /// Pass WebSocket upgrades through (default false).
+    #[serde(default)]
+    pub websocket: Option<bool>,
+}
+
+/// `[[route]]`: paths starting with `prefix` go to `url`. Unset timeouts, `host` and `websocket`
+/// are taken from `[upstream]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteCfg {
+    /// Path prefix, e.g. `/lab/` (starts with `/`, never under `/eds/`).
+    pub prefix: String,
+    /// Name for metrics and logs (default: the prefix).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Base URL of this upstream.
+    pub url: String,
+    /// `rewrite` or `preserve`.
+    #[serde(default)]
+    pub host: Option<String>,
+    /// CA PEM for an `https` upstream.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// Connect timeout, seconds.
+    #[serde(default)]
+    pub connect_timeout_secs: Option<u64>,
+    /// First-byte timeout, seconds.
+    #[serde(default)]
+    pub first_byte_timeout_secs: Option<u64>,
+    /// Idle timeout while streaming, seconds.
+    #[serde(default)]
+    pub idle_timeout_secs: Option<u64>,
+    /// Pass WebSocket upgrades through.
+    #[serde(default)]
+    pub websocket: Option<bool>,
+}
+
+/// Defaults of the route settings.
+pub const DEFAULT_CONNECT_TIMEOUT_SECS: u64 = 5;
+/// Default first-byte timeout.
+pub const DEFAULT_FIRST_BYTE_TIMEOUT_SECS: u64 = 60;
+/// Default idle timeout.
+pub const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 120;
+
+/// One route, with the `[upstream]` defaults filled in (what [`Config::routes`] returns).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RouteSpec {
+    /// Path prefix (`/` for `[upstream]`).
+    pub prefix: String,
+    /// Metrics label (`default` for `[upstream]`).
+    pub name: String,
+    /// Upstream base URL.
+    pub url: String,
+    /// Host preserved (`true`) or rewritten to the upstream's authority.
+    pub preserve_host: bool,
+    /// CA file, resolved against the config folder.
+    pub ca_file: Option<PathBuf>,
+    /// Seconds.
+    pub connect_timeout_secs: u64,
+    /// Seconds.
+    pub first_byte_timeout_secs: u64,
+    /// Seconds.
+    pub idle_timeout_secs: u64,
+    /// WebSocket pass-through.
+    pub websocket: bool,
 }
 
 fn default_headers() -> Vec<String> {
@@ -666,7 +749,7 @@ impl Config {
         {
             p.push(format!("audit.file: {} is not a directory", dir.display()));
         }
-        check_http_url("upstream.url", &self.upstream.url, &mut p);
+        p.extend(self.route_problems());
         for h in &self.upstream.identity_headers {
             if !IDENTITY_FIELDS.contains(&h.as_str()) {
                 p.push(format!(
@@ -698,6 +781,202 @@ impl Config {
         }
         p
     }
+}
+
+impl Config {
+    /// The routes: every `[[route]]`, then `[upstream]` as the default route (prefix `/`),
+    /// with defaults filled in. Unvalidated: see [`Config::problems`].
+    pub fn routes(&self) -> Vec<RouteSpec> {
+        let u = &self.upstream;
+        let host = |h: &Option<String>| {
+            h.as_deref()
+                .or(u.host.as_deref())
+                .is_some_and(|h| h == "preserve")
+        };
+        let mut out: Vec<RouteSpec> = self
+            .route
+            .iter()
+            .map(|r| RouteSpec {
+                prefix: r.prefix.clone(),
+                name: r.name.clone().unwrap_or_else(|| r.prefix.clone()),
+                url: r.url.clone(),
+                preserve_host: host(&r.host),
+                ca_file: r.ca_file.as_ref().map(|f| self.resolve(f)),
+                connect_timeout_secs: r
+                    .connect_timeout_secs
+                    .or(u.connect_timeout_secs)
+                    .unwrap_or(DEFAULT_CONNECT_TIMEOUT_SECS),
+                first_byte_timeout_secs: r
+                    .first_byte_timeout_secs
+                    .or(u.first_byte_timeout_secs)
+                    .unwrap_or(DEFAULT_FIRST_BYTE_TIMEOUT_SECS),
+                idle_timeout_secs: r
+                    .idle_timeout_secs
+                    .or(u.idle_timeout_secs)
+                    .unwrap_or(DEFAULT_IDLE_TIMEOUT_SECS),
+                websocket: r.websocket.or(u.websocket).unwrap_or(false),
+            })
+            .collect();
+        out.push(RouteSpec {
+            prefix: "/".into(),
+            name: "default".into(),
+            url: u.url.clone(),
+            preserve_host: host(&None),
+            ca_file: u.ca_file.as_ref().map(|f| self.resolve(f)),
+            connect_timeout_secs: u
+                .connect_timeout_secs
+                .unwrap_or(DEFAULT_CONNECT_TIMEOUT_SECS),
+            first_byte_timeout_secs: u
+                .first_byte_timeout_secs
+                .unwrap_or(DEFAULT_FIRST_BYTE_TIMEOUT_SECS),
+            idle_timeout_secs: u.idle_timeout_secs.unwrap_or(DEFAULT_IDLE_TIMEOUT_SECS),
+            websocket: u.websocket.unwrap_or(false),
+        });
+        out
+    }
+
+    fn route_problems(&self) -> Vec<String> {
+        let mut p = Vec::new();
+        let u = &self.upstream;
+        let mut fields: Vec<RouteFields<'_>> = vec![(
+            "upstream".into(),
+            &u.host,
+            &u.ca_file,
+            [
+                u.connect_timeout_secs,
+                u.first_byte_timeout_secs,
+                u.idle_timeout_secs,
+            ],
+        )];
+        for (i, r) in self.route.iter().enumerate() {
+            fields.push((
+                format!("route[{i}]"),
+                &r.host,
+                &r.ca_file,
+                [
+                    r.connect_timeout_secs,
+                    r.first_byte_timeout_secs,
+                    r.idle_timeout_secs,
+                ],
+            ));
+        }
+        let urls = std::iter::once(&u.url).chain(self.route.iter().map(|r| &r.url));
+        for ((field, host, ca, timeouts), url) in fields.iter().zip(urls) {
+            let scheme = upstream_url_problem(url);
+            match &scheme {
+                Err(e) => p.push(format!("{field}.url {url:?}: {e}")),
+                Ok(s) if s == "https" => match ca {
+                    None => p.push(format!(
+                        "{field}.url {url:?} is https: set {field}.ca_file (the CA the upstream's certificate chains to)"
+                    )),
+                    Some(f) => {
+                        let f = self.resolve(f);
+                        if !f.is_file() {
+                            p.push(format!("{field}.ca_file {}: no such file", f.display()));
+                        }
+                    }
+                },
+                Ok(_) => {
+                    if ca.is_some() {
+                        p.push(format!(
+                            "{field}.ca_file is set but {field}.url {url:?} is plain http"
+                        ));
+                    }
+                }
+            }
+            if let Some(h) = host
+                && h != "preserve"
+                && h != "rewrite"
+            {
+                p.push(format!("{field}.host {h:?}: preserve or rewrite"));
+            }
+            for (name, t) in [
+                "connect_timeout_secs",
+                "first_byte_timeout_secs",
+                "idle_timeout_secs",
+            ]
+            .iter()
+            .zip(timeouts)
+            {
+                if let Some(t) = t
+                    && !(1..=86_400).contains(t)
+                {
+                    p.push(format!("{field}.{name}: between 1 and 86400"));
+                }
+            }
+        }
+        let mut seen: Vec<&str> = vec!["/"];
+        let mut names: Vec<String> = vec!["default".into()];
+        for (i, r) in self.route.iter().enumerate() {
+            let pre = r.prefix.as_str();
+            if !pre.starts_with('/') {
+                p.push(format!("route[{i}].prefix {pre:?}: must start with /"));
+            }
+            if pre == "/eds" || pre.starts_with("/eds/") {
+                p.push(format!(
+                    "route[{i}].prefix {pre:?}: /eds/ belongs to the gateway"
+                ));
+            }
+            if pre.contains(['?', '#', '*', ' ', '\\'])
+                || pre.contains("//")
+                || pre.contains("/../")
+            {
+                p.push(format!(
+                    "route[{i}].prefix {pre:?}: a plain path (no ?, #, *, //, ..)"
+                ));
+            }
+            if seen.contains(&pre) {
+                p.push(if pre == "/" {
+                    format!("route[{i}].prefix \"/\": that is [upstream], the default route")
+                } else {
+                    format!("route[{i}].prefix {pre:?}: duplicate prefix")
+                });
+            }
+            seen.push(pre);
+            let name = r.name.clone().unwrap_or_else(|| r.prefix.clone());
+            if name.is_empty()
+                || name.len() > 64
+                || name.chars().any(|c| c.is_control() || c == '"')
+            {
+                p.push(format!(
+                    "route[{i}].name {name:?}: 1-64 printable characters"
+                ));
+            }
+            if names.contains(&name) {
+                p.push(format!("route[{i}].name {name:?}: duplicate route name"));
+            }
+            names.push(name);
+        }
+        p
+    }
+}
+
+/// What [`Config::route_problems`] checks of `[upstream]` and each `[[route]]`: the field
+/// name, `host`, `ca_file`, and the three timeouts.
+type RouteFields<'a> = (
+    String,
+    &'a Option<String>,
+    &'a Option<PathBuf>,
+    [Option<u64>; 3],
+);
+
+/// The scheme of an upstream URL (`http` or `https`), or what is wrong with it.
+pub fn upstream_url_problem(u: &str) -> Result<String, String> {
+    let url = reqwest::Url::parse(u).map_err(|e| e.to_string())?;
+    let scheme = url.scheme();
+    if scheme != "http" && scheme != "https" {
+        return Err("expected an http:// or https:// URL".into());
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err("no host".into());
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("no user:password@ in upstream URLs".into());
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err("no ?query or #fragment in upstream URLs".into());
+    }
+    Ok(scheme.to_string())
 }
 
 /// `scheme://host[:port]` with nothing after it, lowercased; `None` if not an origin.

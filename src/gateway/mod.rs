@@ -3,6 +3,9 @@
 pub mod client;
 pub mod config;
 pub mod demo;
+pub mod routes;
 pub mod run;
 pub mod server;
+pub mod stream;
 pub mod upstream;
+pub mod websocket;

@@ -167,12 +167,7 @@ pub async fn build(cfg: Config, clock: Clock) -> Result<Built, Vec<String>> {
             None
         }
     };
-    let upstream = match Upstream::new(
-        &cfg.upstream.url,
-        &cfg.upstream.header_prefix,
-        &cfg.upstream.identity_headers,
-        &[SESSION_COOKIE, PRELOGIN_COOKIE],
-    ) {
+    let upstream = match Upstream::from_config(&cfg, &[SESSION_COOKIE, PRELOGIN_COOKIE]) {
         Ok(u) => Some(u),
         Err(e) => {
             problems.push(e);

@@ -1031,11 +1031,21 @@ async fn forward(
                 .map(|t| t[..32].to_string())
                 .unwrap_or_default()
         });
+    // HTTP/2 clients name the host in :authority, not Host.
     let host = req
         .headers()
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+        .map(str::to_string)
+        .or_else(|| req.uri().authority().map(|a| a.to_string()));
+    let html = wants_html(req.headers());
+    let mut req = req;
+    if !s.cfg.server.trust_forwarded_for {
+        // The gateway is the edge: what a client says about earlier hops is forged by
+        // definition, so the MIS gets only what the gateway saw.
+        req.headers_mut().remove("x-forwarded-for");
+        req.headers_mut().remove(header::FORWARDED);
+    }
     let proto = if s.origin.starts_with("https://") {
         "https"
     } else {
@@ -1050,7 +1060,12 @@ async fn forward(
     };
     match s.upstream.forward(req, sess, &fwd).await {
         Ok(r) => r,
-        Err(e) => error_page(e.status(), e.code(), lang),
+        // Browsers get the kk/ru/en page; API calls the same code as JSON.
+        Err(e) if html => error_page(e.status(), e.code(), lang),
+        Err(e) => json_response(
+            e.status(),
+            json!({"ok": false, "code": e.code(), "message": i18n::message(e.code(), lang)}),
+        ),
     }
 }
 

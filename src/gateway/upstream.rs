@@ -1,28 +1,33 @@
-//! The hand-off to the MIS: one upstream, bodies streamed both ways (hyper-util's pooled client,
-//! DESIGN.md "Suggested crates"), header hygiene, and the identity headers.
+//! The hand-off to the MIS: routes by path prefix (each with its own pooled client, plain or
+//! TLS with its own CA, see `routes.rs`), bodies streamed both ways with idle limits
+//! (`stream.rs`), WebSocket pass-through (`websocket.rs`), header hygiene, and the identity
+//! headers.
 //!
 //! Header hygiene, in this order (RFC 9110 §7.6.1 and DESIGN.md step 7):
-//! 1. hop-by-hop headers go, with every header named in `Connection`;
+//! 1. hop-by-hop headers go, with every header named in `Connection` (a WebSocket upgrade gets
+//!    its `Connection: upgrade` / `Upgrade: websocket` back afterwards, nothing else);
 //! 2. every client header that could pass for an identity header goes: any name that, lowercased
 //!    and with `_` read as `-`, starts with the configured prefix (`x-eds-`), in any case and any
-//!    number of copies;
+//!    number of copies — `{prefix}Assertion` included;
 //! 3. the gateway's own cookies are cut out of `Cookie` (the MIS never sees a session token);
 //! 4. X-Forwarded-For/-Proto/-Host, Forwarded and X-Request-Id are set;
 //! 5. the identity headers of the session are added (names and organisations, which are
 //!    Cyrillic, percent-encoded as UTF-8: RFC 8187's value encoding without the charset prefix).
 //!
-//! This is the minimal proxy issue 6 needs for its demo; issue 7 adds routes, WebSockets, TLS to
-//! the upstream, the signed assertion and the timeouts table.
+//! Faults: refused, reset or TLS-refused → 502 `upstream_unavailable`; no response headers within
+//! `first_byte` after the request body was sent (or a connect timeout) → 504 `upstream_timeout`;
+//! a body silent for `idle` (either way) → the stream is cut.
 
-use std::time::Duration;
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use axum::http::{Request, Response, StatusCode, Uri};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use hyper::body::Incoming;
 
+use super::config::{Config, RouteSpec};
+use super::routes::Route;
+use super::stream::{IdleBody, Progress};
 use crate::session::Session;
 
 /// Hop-by-hop headers (RFC 9110 §7.6.1; Proxy-Connection and Keep-Alive as deployed).
@@ -41,9 +46,9 @@ const HOP_BY_HOP: [&str; 9] = [
 /// Why the upstream gave no response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UpstreamError {
-    /// Refused, reset, or an unusable answer: 502.
+    /// Refused, reset, TLS refused, or an unusable answer: 502.
     Unavailable,
-    /// No response headers in time: 504.
+    /// No connection or no response headers in time: 504.
     Timeout,
 }
 
@@ -64,17 +69,14 @@ impl UpstreamError {
     }
 }
 
-/// The upstream and how identity is passed to it.
+/// The upstreams and how identity is passed to them.
 #[derive(Clone)]
 pub struct Upstream {
-    client: Client<HttpConnector, Body>,
-    scheme: String,
-    authority: String,
-    base_path: String,
+    /// Longest prefix first; the default route (`/`) last.
+    routes: Arc<[Route]>,
     prefix_lower: String,
     prefix: String,
     fields: Vec<String>,
-    first_byte_timeout: Duration,
     cookie_names: Vec<String>,
 }
 
@@ -93,58 +95,84 @@ pub struct Forwarding<'a> {
 }
 
 impl Upstream {
-    /// An upstream at `url` (`http://host:port[/base]`). `cookie_names` are the gateway's own
-    /// cookies, never forwarded.
+    /// One default route to `url` (`http://host:port[/base]`) with default timeouts.
+    /// `cookie_names` are the gateway's own cookies, never forwarded.
     pub fn new(
         url: &str,
         header_prefix: &str,
         fields: &[String],
         cookie_names: &[&str],
     ) -> Result<Upstream, String> {
-        let uri: Uri = url
-            .parse()
-            .map_err(|e| format!("upstream.url {url:?}: {e}"))?;
-        let scheme = uri.scheme_str().unwrap_or("http").to_string();
-        if scheme != "http" {
-            return Err(format!(
-                "upstream.url {url:?}: only http upstreams so far (TLS upstreams: issue 7)"
-            ));
+        let spec = RouteSpec {
+            prefix: "/".into(),
+            name: "default".into(),
+            url: url.to_string(),
+            preserve_host: false,
+            ca_file: None,
+            connect_timeout_secs: super::config::DEFAULT_CONNECT_TIMEOUT_SECS,
+            first_byte_timeout_secs: super::config::DEFAULT_FIRST_BYTE_TIMEOUT_SECS,
+            idle_timeout_secs: super::config::DEFAULT_IDLE_TIMEOUT_SECS,
+            websocket: false,
+        };
+        Upstream::with_routes(&[spec], header_prefix, fields, cookie_names)
+    }
+
+    /// Every route of `cfg` (`[[route]]` tables and `[upstream]` as the default).
+    pub fn from_config(cfg: &Config, cookie_names: &[&str]) -> Result<Upstream, String> {
+        Upstream::with_routes(
+            &cfg.routes(),
+            &cfg.upstream.header_prefix,
+            &cfg.upstream.identity_headers,
+            cookie_names,
+        )
+    }
+
+    /// The given routes (one must have prefix `/`).
+    pub fn with_routes(
+        specs: &[RouteSpec],
+        header_prefix: &str,
+        fields: &[String],
+        cookie_names: &[&str],
+    ) -> Result<Upstream, String> {
+        let mut routes = specs
+            .iter()
+            .map(Route::build)
+            .collect::<Result<Vec<_>, _>>()?;
+        if !routes.iter().any(|r| r.prefix == "/") {
+            return Err("no default route (prefix /)".into());
         }
-        let authority = uri
-            .authority()
-            .map(|a| a.to_string())
-            .ok_or_else(|| format!("upstream.url {url:?}: no host"))?;
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(Duration::from_secs(5)));
-        connector.set_nodelay(true);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(60))
-            .build(connector);
+        routes.sort_by_key(|r| std::cmp::Reverse(r.prefix.len()));
         Ok(Upstream {
-            client,
-            scheme,
-            authority,
-            base_path: uri.path().trim_end_matches('/').to_string(),
+            routes: routes.into(),
             prefix_lower: header_prefix.to_ascii_lowercase().replace('_', "-"),
             prefix: header_prefix.to_string(),
             fields: fields.to_vec(),
-            first_byte_timeout: Duration::from_secs(60),
             cookie_names: cookie_names.iter().map(|s| s.to_string()).collect(),
         })
     }
 
-    /// The name of the route `path` goes to (metrics label). One route so far.
-    pub fn route_name(&self, _path: &str) -> &str {
-        "default"
+    fn route(&self, path: &str) -> &Route {
+        let i = super::routes::pick(self.routes.iter().map(|r| r.prefix.as_str()), path)
+            .unwrap_or(self.routes.len() - 1);
+        &self.routes[i]
+    }
+
+    /// The name of the route `path` goes to (metrics label; `default` for `[upstream]`).
+    pub fn route_name(&self, path: &str) -> &str {
+        &self.route(path).name
     }
 
     /// Forwards `req` (already allowed) with the identity of `session`, streaming both bodies.
+    /// A WebSocket upgrade on a route that allows them is joined to the upstream's on 101.
     pub async fn forward(
         &self,
-        req: Request<Body>,
+        mut req: Request<Body>,
         session: Option<&Session>,
         fwd: &Forwarding<'_>,
     ) -> Result<Response<Body>, UpstreamError> {
+        let route = self.route(req.uri().path());
+        let ws = route.websocket && super::websocket::is_upgrade(req.headers());
+        let client_upgrade = ws.then(|| hyper::upgrade::on(&mut req));
         let (mut parts, body) = req.into_parts();
         let path_q = parts
             .uri
@@ -153,7 +181,7 @@ impl Upstream {
             .unwrap_or("/");
         let uri: Uri = format!(
             "{}://{}{}{}",
-            self.scheme, self.authority, self.base_path, path_q
+            route.scheme, route.authority, route.base_path, path_q
         )
         .parse()
         .map_err(|_| UpstreamError::Unavailable)?;
@@ -175,19 +203,52 @@ impl Upstream {
         {
             h.insert(name, v);
         }
-        if let Ok(v) = HeaderValue::from_str(&self.authority) {
+        let host = match (route.preserve_host, fwd.host) {
+            (true, Some(client_host)) => client_host,
+            _ => route.authority.as_str(),
+        };
+        if let Ok(v) = HeaderValue::from_str(host) {
             h.insert(header::HOST, v);
         }
+        if ws {
+            h.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+            h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        }
+        let progress = Progress::new();
+        // Most requests have no body: nothing to watch, no extra allocation.
+        let body = if hyper::body::Body::is_end_stream(&body) {
+            body
+        } else {
+            Body::new(IdleBody::new(body, route.idle, Some(progress.clone())))
+        };
         let req = Request::from_parts(parts, body);
-        let resp =
-            match tokio::time::timeout(self.first_byte_timeout, self.client.request(req)).await {
-                Err(_) => return Err(UpstreamError::Timeout),
-                Ok(Err(_)) => return Err(UpstreamError::Unavailable),
-                Ok(Ok(r)) => r,
-            };
+        let resp = first_byte(route, req, &progress, fwd.request_id).await?;
+        if let Some(client_upgrade) = client_upgrade
+            && resp.status() == StatusCode::SWITCHING_PROTOCOLS
+        {
+            let mut resp = resp;
+            let upstream_upgrade = hyper::upgrade::on(&mut resp);
+            let (mut parts, _) = resp.into_parts();
+            strip_hop_by_hop(&mut parts.headers);
+            parts
+                .headers
+                .insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+            parts
+                .headers
+                .insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+            tokio::spawn(super::websocket::join(
+                client_upgrade,
+                upstream_upgrade,
+                route.idle,
+            ));
+            return Ok(Response::from_parts(parts, Body::empty()));
+        }
         let (mut parts, body) = resp.into_parts();
         strip_hop_by_hop(&mut parts.headers);
-        Ok(Response::from_parts(parts, Body::new(body)))
+        Ok(Response::from_parts(
+            parts,
+            Body::new(IdleBody::new(body, route.idle, None)),
+        ))
     }
 
     /// Removes every header a client could use to pass for an identity header.
@@ -250,6 +311,70 @@ impl Upstream {
             }
         }
     }
+}
+
+/// Sends `req` on `route` and waits for the response headers: at most `route.first_byte` after
+/// the last progress of the request body (a long upload is not a slow upstream).
+async fn first_byte(
+    route: &Route,
+    req: Request<Body>,
+    progress: &Progress,
+    request_id: &str,
+) -> Result<Response<Incoming>, UpstreamError> {
+    let fut = route.client.request(req);
+    tokio::pin!(fut);
+    let limit = route.first_byte;
+    let r = loop {
+        let deadline = progress.last() + limit;
+        tokio::select! {
+            r = &mut fut => break r,
+            _ = tokio::time::sleep_until(deadline) => {
+                if progress.last() + limit <= tokio::time::Instant::now() {
+                    log_fault(route, request_id, UpstreamError::Timeout, "no response headers in time");
+                    return Err(UpstreamError::Timeout);
+                }
+            }
+        }
+    };
+    r.map_err(|e| {
+        let kind = classify(&e);
+        log_fault(route, request_id, kind, &chain(&e));
+        kind
+    })
+}
+
+/// A connect timeout is a 504 like a slow answer; everything else (refused, reset, TLS) a 502.
+fn classify(e: &hyper_util::client::legacy::Error) -> UpstreamError {
+    let mut src: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(s) = src {
+        if let Some(io) = s.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::TimedOut
+        {
+            return UpstreamError::Timeout;
+        }
+        src = s.source();
+    }
+    UpstreamError::Unavailable
+}
+
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        src = s.source();
+    }
+    out
+}
+
+fn log_fault(route: &Route, request_id: &str, kind: UpstreamError, detail: &str) {
+    eprintln!(
+        "eds-gateway: upstream {} route={:?} request_id={request_id}: {}",
+        kind.code(),
+        route.name,
+        detail.chars().take(300).collect::<String>()
+    );
 }
 
 fn strip_hop_by_hop(h: &mut HeaderMap) {
