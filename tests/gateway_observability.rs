@@ -203,7 +203,7 @@ async fn assertion_verifies_with_node_against_the_jwks_and_tampering_fails() {
         60
     );
     assert_eq!(c["jti"].as_str().map(str::len), Some(32));
-    // A public path (no session) carries no assertion, and a client-sent one never passes.
+    // Client-sent assertions never pass: the MIS sees only the gateway's.
     let r = reqwest::Client::new()
         .get(format!("http://{}/ward/2", gw.addr))
         .header("cookie", b.cookie_header())
