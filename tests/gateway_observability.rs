@@ -362,6 +362,8 @@ async fn metrics_move_after_a_login_a_refused_login_and_a_proxied_request() {
         .expect_err("refused");
     mis_view(&mut b, "/ward/3").await;
     mis_view(&mut b, "/ward/4").await;
+    // The live-session count is cached for 10 s (listing reads every record).
+    w.clock.advance(11);
     let t = scrape(&gw).await;
     assert_eq!(metric(&t, "eds_logins_total{result=\"ok\",reason=\"none\"}"), Some(1.0), "{t}");
     assert_eq!(
@@ -407,6 +409,7 @@ async fn metrics_move_after_a_login_a_refused_login_and_a_proxied_request() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upstream_errors_are_counted_by_route_and_code() {
     let w = world("metrics-up").await;
+    w.staff(9, "doctor");
     // Nothing listens here.
     let dead = std::net::TcpListener::bind("127.0.0.1:0")
         .expect("bind")
