@@ -107,7 +107,10 @@ fn claims(jwt: &str) -> Value {
 async fn get_json(url: &str) -> (u16, Value) {
     let r = reqwest::get(url).await.expect("GET");
     let s = r.status().as_u16();
-    (s, serde_json::from_slice(&r.bytes().await.unwrap_or_default()).unwrap_or(Value::Null))
+    (
+        s,
+        serde_json::from_slice(&r.bytes().await.unwrap_or_default()).unwrap_or(Value::Null),
+    )
 }
 
 /// Verifies `jwt` against `jwks` with Node's own Ed25519 (an implementation that shares no code
@@ -175,11 +178,17 @@ async fn assertion_verifies_with_node_against_the_jwks_and_tampering_fails() {
         r.headers()["cache-control"].to_str().expect("ascii"),
         "public, max-age=300"
     );
-    let jwks: Value = serde_json::from_slice(&r.bytes().await.expect("jwks JSON")).expect("jwks JSON");
+    let jwks: Value =
+        serde_json::from_slice(&r.bytes().await.expect("jwks JSON")).expect("jwks JSON");
     let key = &jwks["keys"][0];
     assert_eq!(
         (&key["kty"], &key["crv"], &key["use"], &key["alg"]),
-        (&json!("OKP"), &json!("Ed25519"), &json!("sig"), &json!("EdDSA"))
+        (
+            &json!("OKP"),
+            &json!("Ed25519"),
+            &json!("sig"),
+            &json!("EdDSA")
+        )
     );
     let v = node_verify(&jwt, &jwks);
     assert_eq!(v["good"]["ok"], json!(true), "{v}");
@@ -227,7 +236,11 @@ async fn a_session_reuses_its_assertion_until_fifteen_seconds_remain() {
         .await
         .expect("login");
     let t1 = assertion_of(&mut b, "/a").await;
-    assert_eq!(assertion_of(&mut b, "/b").await, t1, "same token per session");
+    assert_eq!(
+        assertion_of(&mut b, "/b").await,
+        t1,
+        "same token per session"
+    );
     w.clock.advance(40); // 20 s left: still reused
     assert_eq!(assertion_of(&mut b, "/c").await, t1);
     w.clock.advance(10); // 10 s left (< 15): signed anew
@@ -273,7 +286,10 @@ async fn assertion_key_survives_a_restart_and_the_claims_list_is_respected() {
             "only the configured claims (plus the registered ones): {c}"
         );
         assert_eq!(c["aud"], json!("ward-app"));
-        assert_eq!(c["exp"].as_i64().expect("exp") - c["iat"].as_i64().expect("iat"), 120);
+        assert_eq!(
+            c["exp"].as_i64().expect("exp") - c["iat"].as_i64().expect("iat"),
+            120
+        );
         let (_, jwks) = get_json(&format!("http://{}/eds/.well-known/jwks.json", gw.addr)).await;
         jwks["keys"][0]["kid"].as_str().expect("kid").to_string()
     };
@@ -282,7 +298,10 @@ async fn assertion_key_survives_a_restart_and_the_claims_list_is_respected() {
     assert!(text.starts_with("-----BEGIN PRIVATE KEY-----"));
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(&key_file).expect("meta").permissions().mode();
+        let mode = std::fs::metadata(&key_file)
+            .expect("meta")
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
     // A second instance (own session folder: the first still holds its lock) reads the same key.
@@ -294,8 +313,11 @@ async fn assertion_key_survives_a_restart_and_the_claims_list_is_respected() {
     let (_, jwks) = get_json(&format!("http://{}/eds/.well-known/jwks.json", gw2.addr)).await;
     assert_eq!(jwks["keys"][0]["kid"], json!(kid1));
     // An unusable key file stops the gateway before it serves.
-    std::fs::write(&key_file, "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
-        .expect("spoil key");
+    std::fs::write(
+        &key_file,
+        "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+    )
+    .expect("spoil key");
     let cfg = w.dir.join("gateway.toml");
     let problems = eds_gateway::gateway::config::Config::load(&cfg).expect_err("bad key");
     assert!(
@@ -347,7 +369,10 @@ async fn metrics_move_after_a_login_a_refused_login_and_a_proxied_request() {
     let a = w.staff(6, "doctor");
     let gw = w.gateway("").await;
     let before = scrape(&gw).await;
-    assert_eq!(metric(&before, "eds_logins_total{result=\"ok\",reason=\"none\"}"), None);
+    assert_eq!(
+        metric(&before, "eds_logins_total{result=\"ok\",reason=\"none\"}"),
+        None
+    );
     let mut b = gw.browser();
     b.login(&a.signer, eds_gateway::clock::now())
         .await
@@ -365,22 +390,36 @@ async fn metrics_move_after_a_login_a_refused_login_and_a_proxied_request() {
     // The live-session count is cached for 10 s (listing reads every record).
     w.clock.advance(11);
     let t = scrape(&gw).await;
-    assert_eq!(metric(&t, "eds_logins_total{result=\"ok\",reason=\"none\"}"), Some(1.0), "{t}");
+    assert_eq!(
+        metric(&t, "eds_logins_total{result=\"ok\",reason=\"none\"}"),
+        Some(1.0),
+        "{t}"
+    );
     assert_eq!(
         metric(
             &t,
-            &format!("eds_logins_total{{result=\"refused\",reason=\"{}\"}}", refused.code)
+            &format!(
+                "eds_logins_total{{result=\"refused\",reason=\"{}\"}}",
+                refused.code
+            )
         ),
         Some(1.0),
         "{t}"
     );
-    assert_eq!(metric(&t, "eds_requests_total{route=\"default\",status=\"2xx\"}"), Some(2.0), "{t}");
+    assert_eq!(
+        metric(&t, "eds_requests_total{route=\"default\",status=\"2xx\"}"),
+        Some(2.0),
+        "{t}"
+    );
     assert_eq!(
         metric(&t, "eds_request_duration_seconds_count{route=\"default\"}"),
         Some(2.0)
     );
     assert_eq!(
-        metric(&t, "eds_request_duration_seconds_bucket{route=\"default\",le=\"+Inf\"}"),
+        metric(
+            &t,
+            "eds_request_duration_seconds_bucket{route=\"default\",le=\"+Inf\"}"
+        ),
         Some(2.0)
     );
     // Gateway endpoints are labelled `eds`: the page, two challenges, two logins, a scrape.
@@ -436,7 +475,10 @@ async fn upstream_errors_are_counted_by_route_and_code() {
         Some(1.0),
         "{t}"
     );
-    assert_eq!(metric(&t, "eds_requests_total{route=\"default\",status=\"5xx\"}"), Some(1.0));
+    assert_eq!(
+        metric(&t, "eds_requests_total{route=\"default\",status=\"5xx\"}"),
+        Some(1.0)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -475,7 +517,12 @@ async fn metrics_are_refused_to_an_address_not_allowed_unless_the_token_is_sent(
         .await
         .expect("GET");
     assert_eq!(r.status(), 200);
-    assert!(r.text().await.expect("body").contains("# TYPE eds_requests_total counter"));
+    assert!(
+        r.text()
+            .await
+            .expect("body")
+            .contains("# TYPE eds_requests_total counter")
+    );
 }
 
 /// A `MakeWriter` into a shared buffer.
@@ -539,7 +586,10 @@ async fn each_request_gets_one_json_log_line_with_its_request_id_and_no_query() 
         .expect("login");
     let http = reqwest::Client::new();
     let r = http
-        .get(format!("http://{}/ward/9?iin=870202400000&q=secret", gw.addr))
+        .get(format!(
+            "http://{}/ward/9?iin=870202400000&q=secret",
+            gw.addr
+        ))
         .header("cookie", b.cookie_header())
         .header("x-request-id", "rid-obs-test-0001")
         .send()
@@ -557,7 +607,10 @@ async fn each_request_gets_one_json_log_line_with_its_request_id_and_no_query() 
         .send()
         .await
         .expect("GET");
-    let new_id = r.headers()["x-request-id"].to_str().expect("ascii").to_string();
+    let new_id = r.headers()["x-request-id"]
+        .to_str()
+        .expect("ascii")
+        .to_string();
     assert_eq!(new_id.len(), 32);
     assert!(new_id.bytes().all(|c| c.is_ascii_hexdigit()));
     let seen: Value = serde_json::from_slice(&r.bytes().await.expect("echo")).expect("echo");
@@ -587,7 +640,10 @@ async fn each_request_gets_one_json_log_line_with_its_request_id_and_no_query() 
     assert!(line["duration_ms"].as_f64().is_some(), "{line}");
     assert!(line["timestamp"].is_string());
     let all = String::from_utf8_lossy(&buf.0.lock().expect("buf")).to_string();
-    assert!(!all.contains("870202400000"), "query strings never reach the log");
+    assert!(
+        !all.contains("870202400000"),
+        "query strings never reach the log"
+    );
     let cookies = b.cookie_header();
     let token = cookies
         .split("; ")

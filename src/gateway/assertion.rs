@@ -93,11 +93,10 @@ impl AssertionKey {
         })?;
         // `maybe_unchecked` accepts PKCS#8 v1 (no public key inside, as `openssl genpkey`
         // writes it) as well as v2; the public key is derived from the seed either way.
-        let pair = Ed25519KeyPair::from_pkcs8_maybe_unchecked(&der).map_err(|_| {
-            KeyError::NotEd25519 {
+        let pair =
+            Ed25519KeyPair::from_pkcs8_maybe_unchecked(&der).map_err(|_| KeyError::NotEd25519 {
                 path: path.to_path_buf(),
-            }
-        })?;
+            })?;
         let x = B64URL.encode(pair.public_key().as_ref());
         Ok(AssertionKey {
             kid: jwk_thumbprint(&x),
@@ -347,7 +346,10 @@ mod tests {
     fn garbage_key_file_is_an_error_not_a_panic() {
         let p = Path::new("/nonexistent/k");
         assert!(matches!(
-            AssertionKey::from_pkcs8(b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n", p),
+            AssertionKey::from_pkcs8(
+                b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+                p
+            ),
             Err(KeyError::NotEd25519 { .. })
         ));
         assert!(AssertionKey::from_pkcs8(&[0u8; 48], p).is_err());

@@ -190,9 +190,7 @@ impl Metrics {
                 }
             }
         }
-        o.push_str(
-            "# HELP eds_request_duration_seconds Time to the response head, by route.\n",
-        );
+        o.push_str("# HELP eds_request_duration_seconds Time to the response head, by route.\n");
         o.push_str("# TYPE eds_request_duration_seconds histogram\n");
         for (route, st) in &routes {
             let r = esc(route);
@@ -213,10 +211,7 @@ impl Metrics {
             // process can accumulate (2^53 µs is 285 years).
             #[allow(clippy::cast_precision_loss)]
             let sum = st.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
-            let _ = writeln!(
-                o,
-                "eds_request_duration_seconds_sum{{route=\"{r}\"}} {sum}"
-            );
+            let _ = writeln!(o, "eds_request_duration_seconds_sum{{route=\"{r}\"}} {sum}");
             let _ = writeln!(
                 o,
                 "eds_request_duration_seconds_count{{route=\"{r}\"}} {count}"
@@ -238,7 +233,11 @@ impl Metrics {
         o.push_str("# TYPE eds_crl_age_seconds gauge\n");
         for c in crls {
             if let Some(a) = c.age_secs {
-                let _ = writeln!(o, "eds_crl_age_seconds{{issuer=\"{}\"}} {a}", esc(&c.issuer));
+                let _ = writeln!(
+                    o,
+                    "eds_crl_age_seconds{{issuer=\"{}\"}} {a}",
+                    esc(&c.issuer)
+                );
             }
         }
         o.push_str(
@@ -254,9 +253,7 @@ impl Metrics {
                 );
             }
         }
-        o.push_str(
-            "# HELP eds_crl_refresh_failing 1 when the last refresh of this CRL failed.\n",
-        );
+        o.push_str("# HELP eds_crl_refresh_failing 1 when the last refresh of this CRL failed.\n");
         o.push_str("# TYPE eds_crl_refresh_failing gauge\n");
         for c in crls {
             let _ = writeln!(
@@ -311,8 +308,14 @@ mod tests {
         m.request("default", 503, Duration::from_millis(30));
         m.request("default", 200, Duration::from_secs(100));
         let t = m.render(None, &[]);
-        assert!(t.contains("eds_requests_total{route=\"default\",status=\"2xx\"} 2"), "{t}");
-        assert!(t.contains("eds_requests_total{route=\"default\",status=\"5xx\"} 1"), "{t}");
+        assert!(
+            t.contains("eds_requests_total{route=\"default\",status=\"2xx\"} 2"),
+            "{t}"
+        );
+        assert!(
+            t.contains("eds_requests_total{route=\"default\",status=\"5xx\"} 1"),
+            "{t}"
+        );
         assert!(t.contains("le=\"0.0005\"} 1\n"), "{t}");
         assert!(t.contains("le=\"0.05\"} 2\n"), "{t}");
         assert!(t.contains("le=\"60\"} 2\n"), "{t}");
@@ -323,7 +326,10 @@ mod tests {
     fn reason_labels_are_bounded() {
         let m = Metrics::new();
         for i in 0..(MAX_REASONS + 50) {
-            m.audit_event("login_refused", &serde_json::json!({"code": format!("c{i}")}));
+            m.audit_event(
+                "login_refused",
+                &serde_json::json!({"code": format!("c{i}")}),
+            );
         }
         assert_eq!(lock(&m.logins).len(), MAX_REASONS + 1);
         for i in 0..(MAX_ROUTES + 5) {

@@ -29,8 +29,7 @@ const SESSIONS_LIVE_CACHE_SECS: i64 = 10;
 pub fn valid_request_id(v: &str) -> bool {
     !v.is_empty()
         && v.len() <= 128
-        && v
-            .bytes()
+        && v.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
 }
 
