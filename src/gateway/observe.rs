@@ -147,7 +147,7 @@ pub async fn metrics(
     if !super::metrics::allowed(&s.cfg.metrics, &ip, auth) {
         tracing::warn!(target: "eds_gateway::metrics", client_ip = %ip, "metrics refused");
         let mut r = (StatusCode::FORBIDDEN, "forbidden\n").into_response();
-        r.extensions_mut().insert(ErrorCode("metrics_forbidden"));
+        r.extensions_mut().insert(ErrorCode("forbidden"));
         return r;
     }
     let now = s.clock_now().0;
