@@ -18,8 +18,8 @@ use super::server::{AppState, SESSION_COOKIE};
 
 /// The reason code of a response the gateway made itself (set by the error pages): the
 /// middleware counts `upstream_*` codes as upstream errors.
-#[derive(Clone, Copy, Debug)]
-pub struct ErrorCode(pub &'static str);
+#[derive(Clone, Debug)]
+pub struct ErrorCode(pub String);
 
 /// How long the live-session count is reused (listing reads every record of the store).
 const SESSIONS_LIVE_CACHE_SECS: i64 = 10;
@@ -110,8 +110,8 @@ pub async fn middleware(
     let took = start.elapsed();
     let status = resp.status().as_u16();
     s.metrics.request(&route, status, took);
-    let code = resp.extensions().get::<ErrorCode>().map(|c| c.0);
-    if let Some(c) = code.filter(|c| c.starts_with("upstream_")) {
+    let code = resp.extensions_mut().remove::<ErrorCode>().map(|c| c.0);
+    if let Some(c) = code.as_deref().filter(|c| c.starts_with("upstream_")) {
         s.metrics.upstream_error(&route, c);
     }
     if let Some(v) = rid_value {
@@ -126,7 +126,7 @@ pub async fn middleware(
         route = %route,
         status,
         duration_ms,
-        code,
+        code = code.as_deref(),
         sid = sid.as_deref(),
         client_ip = %ip,
         "request"
@@ -147,7 +147,7 @@ pub async fn metrics(
     if !super::metrics::allowed(&s.cfg.metrics, &ip, auth) {
         tracing::warn!(target: "eds_gateway::metrics", client_ip = %ip, "metrics refused");
         let mut r = (StatusCode::FORBIDDEN, "forbidden\n").into_response();
-        r.extensions_mut().insert(ErrorCode("forbidden"));
+        r.extensions_mut().insert(ErrorCode("forbidden".into()));
         return r;
     }
     let now = s.clock_now().0;

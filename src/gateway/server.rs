@@ -408,17 +408,12 @@ fn error_page(status: StatusCode, code: &str, lang: Lang) -> Response<Body> {
     )
         .into_response();
     security_headers(r.headers_mut(), Some(pages::csp("")));
-    if let Some(c) = known_code(code) {
-        r.extensions_mut().insert(super::observe::ErrorCode(c));
+    // The metrics count upstream failures by code (whatever codes upstream.rs defines).
+    if code.starts_with("upstream_") {
+        r.extensions_mut()
+            .insert(super::observe::ErrorCode(code.to_string()));
     }
     r
-}
-
-/// The static form of the codes the metrics count (upstream errors).
-fn known_code(code: &str) -> Option<&'static str> {
-    ["upstream_unavailable", "upstream_timeout"]
-        .into_iter()
-        .find(|c| *c == code)
 }
 
 /// Checks the POST preconditions shared by every endpoint: JSON or form content type, the
