@@ -47,6 +47,15 @@ pub struct Config {
     /// Who may use which MIS paths.
     #[serde(default)]
     pub access: AccessCfg,
+    /// The signed identity assertion to the MIS.
+    #[serde(default)]
+    pub assertion: AssertionCfg,
+    /// `/eds/metrics`.
+    #[serde(default)]
+    pub metrics: MetricsCfg,
+    /// Logs.
+    #[serde(default)]
+    pub log: LogCfg,
     /// Set by [`Config::load`]: the directory relative paths are resolved against.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -559,6 +568,117 @@ fn default_name() -> String {
     "eds-gateway".into()
 }
 
+/// `[assertion]`: the signed JWT in `{header_prefix}Assertion` (docs/observability.md).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssertionCfg {
+    /// Send the assertion (default true).
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Ed25519 PKCS#8 key (PEM or DER); made there (mode 0600) when missing.
+    #[serde(default = "default_assertion_key")]
+    pub key_file: PathBuf,
+    /// `iss` (default: `server.public_origin`).
+    #[serde(default)]
+    pub iss: Option<String>,
+    /// `aud` (default `mis`).
+    #[serde(default = "default_aud")]
+    pub aud: String,
+    /// Lifetime: `exp - iat` (seconds; default 60).
+    #[serde(default = "default_assertion_ttl")]
+    pub ttl_secs: i64,
+    /// A session's token is reused until fewer than this many seconds remain (default 15).
+    #[serde(default = "default_renew_before")]
+    pub renew_before_secs: i64,
+    /// Identity claims sent (data minimisation): any of `sub` (IIN), `name`, `bin`, `org`,
+    /// `roles`, `serial`, `sid`; `iss`, `aud`, `iat`, `exp`, `jti` always go.
+    #[serde(default = "default_claims")]
+    pub claims: Vec<String>,
+}
+
+impl Default for AssertionCfg {
+    fn default() -> Self {
+        AssertionCfg {
+            enabled: true,
+            key_file: default_assertion_key(),
+            iss: None,
+            aud: default_aud(),
+            ttl_secs: default_assertion_ttl(),
+            renew_before_secs: default_renew_before(),
+            claims: default_claims(),
+        }
+    }
+}
+
+fn default_assertion_key() -> PathBuf {
+    PathBuf::from("data/assertion_key.pem")
+}
+fn default_aud() -> String {
+    "mis".into()
+}
+fn default_assertion_ttl() -> i64 {
+    60
+}
+fn default_renew_before() -> i64 {
+    15
+}
+fn default_claims() -> Vec<String> {
+    super::assertion::OPTIONAL_CLAIMS.map(String::from).to_vec()
+}
+
+/// `[metrics]`: who may read `/eds/metrics`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsCfg {
+    /// Client IPs allowed (default loopback only).
+    #[serde(default = "default_metrics_allow")]
+    pub allow: Vec<String>,
+    /// A bearer token that also admits (`Authorization: Bearer …`), from any address.
+    #[serde(default)]
+    pub token: Option<String>,
+}
+
+impl Default for MetricsCfg {
+    fn default() -> Self {
+        MetricsCfg {
+            allow: default_metrics_allow(),
+            token: None,
+        }
+    }
+}
+
+fn default_metrics_allow() -> Vec<String> {
+    vec!["127.0.0.1".into(), "::1".into()]
+}
+
+/// `[log]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogCfg {
+    /// `json` (default) or `text`.
+    #[serde(default = "default_log_format")]
+    pub format: String,
+    /// `error`, `warn`, `info` (default), `debug`, `trace`.
+    #[serde(default = "default_log_level")]
+    pub level: String,
+}
+
+impl Default for LogCfg {
+    fn default() -> Self {
+        LogCfg {
+            format: default_log_format(),
+            level: default_log_level(),
+        }
+    }
+}
+
+fn default_log_format() -> String {
+    "json".into()
+}
+fn default_log_level() -> String {
+    "info".into()
+}
+
 /// The identity header keys [`Upstream::identity_headers`] may list.
 pub const IDENTITY_FIELDS: [&str; 7] = ["iin", "name", "bin", "org", "roles", "serial", "sid"];
 
@@ -775,6 +895,7 @@ impl Config {
             ));
         }
         p.extend(self.access.policy().validate());
+        p.extend(self.observability_problems());
         let nl = &self.login_page.ncalayer_url;
         if !(nl.starts_with("wss://") || nl.starts_with("ws://")) {
             p.push(format!("login_page.ncalayer_url {nl:?}: expected wss://…"));
@@ -946,6 +1067,61 @@ impl Config {
                 p.push(format!("route[{i}].name {name:?}: duplicate route name"));
             }
             names.push(name);
+        }
+        p
+    }
+
+    /// Problems of `[assertion]`, `[metrics]` and `[log]`.
+    fn observability_problems(&self) -> Vec<String> {
+        let mut p = Vec::new();
+        let a = &self.assertion;
+        if !(10..=3600).contains(&a.ttl_secs) {
+            p.push("assertion.ttl_secs: between 10 and 3600".into());
+        }
+        if a.renew_before_secs < 0 || a.renew_before_secs >= a.ttl_secs {
+            p.push("assertion.renew_before_secs: at least 0 and less than ttl_secs".into());
+        }
+        if a.aud.is_empty() {
+            p.push("assertion.aud: empty".into());
+        }
+        for c in &a.claims {
+            if !super::assertion::OPTIONAL_CLAIMS.contains(&c.as_str()) {
+                p.push(format!(
+                    "assertion.claims: unknown claim {c:?} ({})",
+                    super::assertion::OPTIONAL_CLAIMS.join(", ")
+                ));
+            }
+        }
+        let key = self.resolve(&a.key_file);
+        if a.enabled
+            && key.exists()
+            && let Err(e) = std::fs::read(&key)
+                .map_err(|e| super::assertion::KeyError::Io {
+                    path: key.clone(),
+                    detail: e.to_string(),
+                })
+                .and_then(|b| super::assertion::AssertionKey::from_pkcs8(&b, &key))
+        {
+            p.push(e.to_string());
+        }
+        for ip in &self.metrics.allow {
+            if ip.parse::<std::net::IpAddr>().is_err() {
+                p.push(format!("metrics.allow: {ip:?} is not an IP address"));
+            }
+        }
+        if let Some(t) = &self.metrics.token
+            && t.len() < 16
+        {
+            p.push("metrics.token: at least 16 characters".into());
+        }
+        if !["json", "text"].contains(&self.log.format.as_str()) {
+            p.push(format!("log.format {:?}: json or text", self.log.format));
+        }
+        if !["error", "warn", "info", "debug", "trace"].contains(&self.log.level.as_str()) {
+            p.push(format!(
+                "log.level {:?}: error, warn, info, debug or trace",
+                self.log.level
+            ));
         }
         p
     }

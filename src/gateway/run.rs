@@ -200,7 +200,7 @@ pub async fn build(cfg: Config, clock: Clock) -> Result<Built, Vec<String>> {
                 Err(e) => ("staff_reload_failed", json!({"error": e.to_string()})),
             };
             if let Err(e) = reload_audit.append(event, reload_clock(), fields) {
-                eprintln!("eds-gateway: AUDIT WRITE FAILED for {event}: {e}");
+                tracing::error!(target: "eds_gateway::audit", event, error = %e, "AUDIT WRITE FAILED");
             }
         },
     );
@@ -213,6 +213,9 @@ pub async fn build(cfg: Config, clock: Clock) -> Result<Built, Vec<String>> {
         clock,
         crl_stores.clone(),
     );
+    if let Some(p) = &state.assertion_problem {
+        return Err(vec![p.clone()]);
+    }
     Ok(Built {
         state,
         crl_stores,

@@ -10,6 +10,8 @@
 //! | `POST /eds/logout` | ends the session everywhere |
 //! | `GET /eds/session` | who am I (JSON) |
 //! | `GET /eds/healthz` | liveness |
+//! | `GET /eds/metrics` | Prometheus metrics (allowed IPs or token; observe.rs) |
+//! | `GET /eds/.well-known/jwks.json` | the assertion's public key (assertion.rs) |
 //! | `GET /eds/static/…` | the page's script and style |
 //! | anything else | session check → the MIS |
 //!
@@ -82,6 +84,12 @@ pub struct AppState {
     access: crate::auth::access::AccessPolicy,
     /// The CRL stores, for `/eds/readyz`.
     crl_stores: Vec<Arc<crate::revocation::crl_store::CrlStore>>,
+    /// Counters and histograms for `/eds/metrics`.
+    pub metrics: super::metrics::Metrics,
+    /// The signed assertion to the MIS (`None`: `[assertion] enabled = false`, or no key).
+    pub assertions: Option<super::assertion::Assertions>,
+    /// Why the assertion key could not be loaded or made (`run::build` refuses to start).
+    pub assertion_problem: Option<String>,
 }
 
 impl AppState {
@@ -98,6 +106,14 @@ impl AppState {
         let origin = super::config::parse_origin(&cfg.server.public_origin)
             .unwrap_or_else(|| cfg.server.public_origin.clone());
         let access = cfg.access.policy();
+        let (assertions, assertion_problem) = match super::assertion::Assertions::from_config(
+            &cfg.assertion,
+            &cfg.resolve(&cfg.assertion.key_file),
+            &origin,
+        ) {
+            Ok(a) => (a, None),
+            Err(e) => (None, Some(e.to_string())),
+        };
         Arc::new(AppState {
             cfg,
             store,
@@ -109,6 +125,9 @@ impl AppState {
             origin,
             access,
             crl_stores,
+            metrics: super::metrics::Metrics::new(),
+            assertions,
+            assertion_problem,
         })
     }
 
@@ -116,12 +135,28 @@ impl AppState {
         (self.clock)()
     }
 
-    /// Writes an audit record; a failure to audit is logged to stderr (the request already
-    /// happened) and counted.
+    /// Writes an audit record (and counts it for `/eds/metrics`); a failure to audit is logged
+    /// as an error event (the request already happened).
     async fn audit(&self, event: &str, fields: Value) {
+        self.metrics.audit_event(event, &fields);
         if let Err(e) = self.audit.append_async(event, self.now(), fields).await {
-            eprintln!("eds-gateway: AUDIT WRITE FAILED for {event}: {e}");
+            tracing::error!(target: "eds_gateway::audit", event, error = %e, "AUDIT WRITE FAILED");
         }
+    }
+
+    /// Now, by the gateway's clock.
+    pub fn clock_now(&self) -> UnixTime {
+        self.now()
+    }
+
+    /// The CRL stores.
+    pub fn crl_stores(&self) -> &[Arc<crate::revocation::crl_store::CrlStore>] {
+        &self.crl_stores
+    }
+
+    /// The signed assertion for `sess` (reused per session until close to expiry).
+    pub fn assertion_for(&self, sess: Option<&Session>) -> Option<Arc<str>> {
+        self.assertions.as_ref()?.token_for(sess?, self.now().0)
     }
 
     fn forget(&self, token_hash: &str) {
@@ -141,7 +176,13 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/eds/healthz", get(|| async { "ok" }))
         .route("/eds/readyz", get(readyz))
         .route("/eds/static/{*file}", get(static_file))
+        .route("/eds/metrics", get(super::observe::metrics))
+        .route("/eds/.well-known/jwks.json", get(super::observe::jwks))
         .fallback(gate)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            super::observe::middleware,
+        ))
         .with_state(state)
 }
 
@@ -275,7 +316,7 @@ fn lang_of(h: &HeaderMap, query: Option<&str>) -> Lang {
     Lang::negotiate(query, cookie_lang, accept)
 }
 
-fn client_ip(s: &AppState, h: &HeaderMap, peer: SocketAddr) -> String {
+pub(super) fn client_ip(s: &AppState, h: &HeaderMap, peer: SocketAddr) -> String {
     if s.cfg.server.trust_forwarded_for
         && let Some(last) = h
             .get("x-forwarded-for")
@@ -367,6 +408,11 @@ fn error_page(status: StatusCode, code: &str, lang: Lang) -> Response<Body> {
     )
         .into_response();
     security_headers(r.headers_mut(), Some(pages::csp("")));
+    // The metrics count upstream failures by code (whatever codes upstream.rs defines).
+    if code.starts_with("upstream_") {
+        r.extensions_mut()
+            .insert(super::observe::ErrorCode(code.to_string()));
+    }
     r
 }
 
@@ -1051,12 +1097,13 @@ async fn forward(
     } else {
         "http"
     };
+    let assertion = s.assertion_for(sess);
     let fwd = Forwarding {
         client_ip: ip,
         proto,
         host: host.as_deref(),
         request_id: &request_id,
-        assertion: None,
+        assertion: assertion.as_deref(),
     };
     match s.upstream.forward(req, sess, &fwd).await {
         Ok(r) => r,
