@@ -428,12 +428,17 @@ pub async fn block_pass(s: &Arc<AppState>, e: &BlockEntry, source: &str) -> usiz
     finish(s, p, started).await.evicted
 }
 
-/// Revocation news about `serial` (webhook or a peer): a forced CRL download (at most every 5 s)
-/// and a fresh OCSP request decide for the live sessions of that serial.
+/// Revocation news about `serial` (webhook or a peer): a fresh OCSP request (bypassing the
+/// cache) decides for the live sessions of that serial; where OCSP is not configured or gives
+/// no definite answer, a forced CRL download (at most every 5 s) and a CRL lookup do.
 pub async fn fresh_check(s: &Arc<AppState>, serial: &str, source: &str) -> usize {
     let Some(serial) = blocklist::normalize_serial(serial) else {
         return 0;
     };
+    let o = ocsp_pass(s, Some(&serial), true, source).await;
+    if o.sessions > 0 && o.inconclusive == 0 {
+        return o.evicted;
+    }
     let force = {
         let mut f = lock(&s.recheck.forced_crl);
         let due = f.is_none_or(|t| t.elapsed() >= Duration::from_secs(5));
@@ -452,7 +457,6 @@ pub async fn fresh_check(s: &Arc<AppState>, serial: &str, source: &str) -> usize
         }
     }
     let c = crl_pass(s, Some(&serial), source).await;
-    let o = ocsp_pass(s, Some(&serial), true, source).await;
     c.evicted + o.evicted
 }
 
