@@ -667,3 +667,134 @@ async fn block_on_instance_a_evicts_a_session_on_instance_b_over_redis() {
     assert_eq!(field(&rec, "source"), "block");
     assert!(!b_gw.audit().iter().any(|r| r["event"] == "session_evicted"));
 }
+
+const BIN: &str = env!("CARGO_BIN_EXE_eds-gateway");
+
+async fn cli(args: &[&str]) -> (i32, String, String) {
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(BIN)
+            .args(&args)
+            .output()
+            .expect("run eds-gateway")
+    })
+    .await
+    .expect("join");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn block_cli_goes_through_the_running_gateway_with_the_operator_token() {
+    let w = world("recheck-cli", ServeOptions::default()).await;
+    std::fs::write(
+        w.dir.join("admin.token"),
+        "0123456789abcdef0123456789abcdef-operator\n",
+    )
+    .expect("token");
+    let gw = w
+        .gateway(
+            "ocsp-then-crl",
+            "[admin]\napi_token_file = \"admin.token\"\n",
+        )
+        .await;
+    let config = w.dir.join("gateway.toml").display().to_string();
+    let mut b = logged_in(&gw, &w.nurse).await;
+    let (code, out, err) = cli(&[
+        "block",
+        "add",
+        "--config",
+        &config,
+        "--iin",
+        &w.nurse.iin,
+        "--reason",
+        "token reported lost",
+    ])
+    .await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("1 live session(s) evicted"), "{out}");
+    let (status, v) = api_get(&gw, &b, "/eds/session").await;
+    assert_eq!((status, v["code"].as_str()), (401, Some("session_blocked")));
+    assert_eq!(b.get("/ward/7").await.expect("GET").0, 401);
+    let added = gw.last_audit("block_added");
+    assert_eq!(field(&added, "by"), "operator-token");
+
+    let (code, out, _) = cli(&["block", "list", "--config", &config]).await;
+    assert_eq!(code, 0);
+    assert!(out.contains(&format!("iin:{}", w.nurse.iin)), "{out}");
+    assert!(out.contains("token reported lost"), "{out}");
+
+    // The operator token also reads sessions over the API (loopback only); a wrong one is refused.
+    let r = reqwest::Client::new()
+        .get(format!("http://{}/eds/admin/api/sessions", gw.addr))
+        .bearer_auth("0123456789abcdef0123456789abcdef-wrong")
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(r.status().as_u16(), 403);
+
+    let (code, out, err) = cli(&[
+        "block",
+        "remove",
+        "--config",
+        &config,
+        "--iin",
+        &w.nurse.iin,
+    ])
+    .await;
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, _) = cli(&["block", "list", "--config", &config]).await;
+    assert_eq!(code, 0);
+    assert!(out.contains("empty"), "{out}");
+    let mut again = logged_in(&gw, &w.nurse).await;
+    assert_eq!(again.get("/ward/7").await.expect("GET").0, 200);
+
+    // Kill: the session ends everywhere (audited with who did it).
+    let token = "0123456789abcdef0123456789abcdef-operator";
+    let c = reqwest::Client::new();
+    let v: Value = serde_json::from_slice(
+        &c.get(format!("http://{}/eds/admin/api/sessions", gw.addr))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("GET")
+            .bytes()
+            .await
+            .expect("body"),
+    )
+    .expect("json");
+    let sid = v["sessions"]
+        .as_array()
+        .expect("sessions")
+        .iter()
+        .find(|s| s["iin"] == Value::String(w.nurse.iin.clone()))
+        .and_then(|s| s["sid"].as_str())
+        .expect("nurse session")
+        .to_string();
+    let r = c
+        .post(format!("http://{}/eds/admin/api/kill", gw.addr))
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .body(json!({"sid": sid}).to_string())
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(r.status().as_u16(), 200);
+    let (status, v) = api_get(&gw, &again, "/eds/session").await;
+    assert_eq!(
+        (status, v["code"].as_str()),
+        (401, Some("session_ended")),
+        "{v}"
+    );
+    let ended = gw.last_audit("session_ended");
+    assert_eq!(field(&ended, "reason"), "killed");
+    assert_eq!(field(&ended, "by"), "operator-token");
+
+    // Removing what is not there says so.
+    let (code, _, err) = cli(&["block", "remove", "--config", &config, "--serial", "abcdef"]).await;
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("no such block"), "{err}");
+}
