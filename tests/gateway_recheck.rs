@@ -218,6 +218,7 @@ fn keep_browsing(
 
 /// Waits for the eviction of `serial`, then checks: browsing got 200s before it and nothing but
 /// 401 after the audit record appeared; the session's next requests get `code` (JSON and page).
+#[allow(clippy::too_many_arguments)] // a test helper: one scenario's facts, named at each call
 async fn expect_evicted(
     gw: &Gw,
     b: &mut Browser,
