@@ -682,6 +682,12 @@ async fn block_on_instance_a_evicts_a_session_on_instance_b_over_redis() {
     let rec = a.last_audit("session_evicted");
     assert_eq!(field(&rec, "source"), "block");
     assert!(!b_gw.audit().iter().any(|r| r["event"] == "session_evicted"));
+    // Leave the shared Redis clean (sessions and tombstones expire by themselves).
+    let (status, _) = adm
+        .post_json("/eds/admin/api/unblock", &json!({"iin": nurse.iin}))
+        .await
+        .expect("POST");
+    assert_eq!(status, 200);
 }
 
 const BIN: &str = env!("CARGO_BIN_EXE_eds-gateway");
