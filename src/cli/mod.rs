@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod audit;
+pub mod block;
 pub mod inputs;
 pub mod ncalayer;
 pub mod pki;
@@ -50,6 +51,9 @@ enum Command {
     /// Audit log: verify a hash-chained audit file.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Emergency block list (through the running gateway's admin API).
+    #[command(subcommand)]
+    Block(block::BlockCommand),
 }
 
 /// Parses `args` and runs the chosen subcommand.
@@ -77,5 +81,6 @@ where
         Command::CheckConfig(a) => serve::check_config(a),
         Command::Demo(a) => serve::demo(a),
         Command::Audit(c) => audit::run(c),
+        Command::Block(c) => block::run(c),
     }
 }

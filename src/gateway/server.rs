@@ -90,6 +90,8 @@ pub struct AppState {
     pub assertions: Option<super::assertion::Assertions>,
     /// Why the assertion key could not be loaded or made (`run::build` refuses to start).
     pub assertion_problem: Option<String>,
+    /// Live-session re-checks, block list, eviction tombstones (issue 8).
+    pub recheck: super::recheck::Recheck,
 }
 
 impl AppState {
@@ -128,10 +130,16 @@ impl AppState {
             metrics: super::metrics::Metrics::new(),
             assertions,
             assertion_problem,
+            recheck: super::recheck::Recheck::default(),
         })
     }
 
-    fn now(&self) -> UnixTime {
+    /// Writes an audit record (see [`AppState::audit`]).
+    pub(super) async fn audit_event(&self, event: &str, fields: Value) {
+        self.audit(event, fields).await;
+    }
+
+    pub(super) fn now(&self) -> UnixTime {
         (self.clock)()
     }
 
@@ -159,7 +167,7 @@ impl AppState {
         self.assertions.as_ref()?.token_for(sess?, self.now().0)
     }
 
-    fn forget(&self, token_hash: &str) {
+    pub(super) fn forget(&self, token_hash: &str) {
         if let Ok(mut c) = self.cache.lock() {
             c.remove(token_hash);
         }
@@ -178,6 +186,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/eds/static/{*file}", get(static_file))
         .route("/eds/metrics", get(super::observe::metrics))
         .route("/eds/.well-known/jwks.json", get(super::observe::jwks))
+        .merge(super::admin::routes())
         .fallback(gate)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -194,13 +203,24 @@ pub fn spawn_background(state: &Arc<AppState>) -> Vec<tokio::task::JoinHandle<()
     let events = tokio::spawn(async move {
         loop {
             match rx.recv().await {
-                Ok(StoreEvent::SessionEnded { token_hash, .. }) => s.forget(&token_hash),
+                Ok(StoreEvent::SessionEnded { token_hash, reason }) => {
+                    // An eviction on any instance: this one answers that cookie with the reason.
+                    if reason == super::recheck::REVOKED || reason == super::recheck::BLOCKED {
+                        let until = s.now().0 + s.cfg.session.absolute_lifetime_secs;
+                        s.recheck.tombstone(&token_hash, &reason, until);
+                    }
+                    s.forget(&token_hash)
+                }
                 // The Redis store lost its event connection for a while (`events_gap`), or
                 // something asks for a re-check: cached copies may be stale.
-                Ok(StoreEvent::Recheck { .. }) => {
+                Ok(StoreEvent::Recheck { kind, payload }) => {
                     if let Ok(mut c) = s.cache.lock() {
                         c.clear();
                     }
+                    let s2 = s.clone();
+                    tokio::spawn(async move {
+                        super::recheck::on_event(&s2, &kind, &payload).await;
+                    });
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
                     // Missed events: drop the whole cache rather than serve a dead session.
@@ -222,7 +242,9 @@ pub fn spawn_background(state: &Arc<AppState>) -> Vec<tokio::task::JoinHandle<()
             sweep_expired(&s).await;
         }
     });
-    vec![events, sweeps]
+    let mut all = vec![events, sweeps];
+    all.extend(super::recheck::spawn(state));
+    all
 }
 
 /// Ends every session past its idle or absolute limit, with an audit record each.
@@ -248,7 +270,7 @@ fn expiry_code(s: &Session, now: i64) -> Option<&'static str> {
     }
 }
 
-async fn end_session(s: &Arc<AppState>, sess: &Session, reason: &'static str, by: &str) {
+pub(super) async fn end_session(s: &Arc<AppState>, sess: &Session, reason: &'static str, by: &str) {
     s.forget(&sess.token_hash);
     match s.store.remove_session(&sess.token_hash).await {
         Ok(Some(_)) => {
@@ -281,7 +303,7 @@ async fn end_session(s: &Arc<AppState>, sess: &Session, reason: &'static str, by
 // ---------------------------------------------------------------------------------------------
 // Request helpers
 
-fn cookie<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub(super) fn cookie<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
     h.get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
@@ -291,7 +313,7 @@ fn cookie<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
-fn sha256_hex(parts: &[&[u8]]) -> String {
+pub(super) fn sha256_hex(parts: &[&[u8]]) -> String {
     let mut h = Sha256::new();
     for p in parts {
         h.update(p);
@@ -310,7 +332,7 @@ fn prelogin_csrf(pre: &str) -> String {
     sha256_hex(&[b"eds-csrf", pre.as_bytes()])
 }
 
-fn lang_of(h: &HeaderMap, query: Option<&str>) -> Lang {
+pub(super) fn lang_of(h: &HeaderMap, query: Option<&str>) -> Lang {
     let cookie_lang = cookie(h, LANG_COOKIE);
     let accept = h.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
     Lang::negotiate(query, cookie_lang, accept)
@@ -340,7 +362,7 @@ fn user_agent(h: &HeaderMap) -> String {
         .collect()
 }
 
-fn wants_html(h: &HeaderMap) -> bool {
+pub(super) fn wants_html(h: &HeaderMap) -> bool {
     h.get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("text/html"))
@@ -363,7 +385,7 @@ pub fn safe_next(next: Option<&str>) -> String {
     }
 }
 
-fn security_headers(h: &mut HeaderMap, csp: Option<String>) {
+pub(super) fn security_headers(h: &mut HeaderMap, csp: Option<String>) {
     let pairs = [
         ("cache-control", "no-store".to_string()),
         ("x-content-type-options", "nosniff".to_string()),
@@ -386,13 +408,13 @@ fn set_cookie(h: &mut HeaderMap, value: String) {
     }
 }
 
-fn json_response(status: StatusCode, v: Value) -> Response<Body> {
+pub(super) fn json_response(status: StatusCode, v: Value) -> Response<Body> {
     let mut r = (status, axum::Json(v)).into_response();
     security_headers(r.headers_mut(), None);
     r
 }
 
-fn refusal_json(r: &Refusal, lang: Lang) -> Response<Body> {
+pub(super) fn refusal_json(r: &Refusal, lang: Lang) -> Response<Body> {
     let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::BAD_REQUEST);
     json_response(
         status,
@@ -400,7 +422,7 @@ fn refusal_json(r: &Refusal, lang: Lang) -> Response<Body> {
     )
 }
 
-fn error_page(status: StatusCode, code: &str, lang: Lang) -> Response<Body> {
+pub(super) fn error_page(status: StatusCode, code: &str, lang: Lang) -> Response<Body> {
     let mut r = (
         status,
         [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
@@ -418,7 +440,7 @@ fn error_page(status: StatusCode, code: &str, lang: Lang) -> Response<Body> {
 
 /// Checks the POST preconditions shared by every endpoint: JSON or form content type, the
 /// Origin, the body size. Returns the body.
-async fn post_body(
+pub(super) async fn post_body(
     s: &AppState,
     req: Request<Body>,
     allow_form: bool,
@@ -469,7 +491,7 @@ async fn post_body(
     Ok((h, bytes))
 }
 
-fn csrf_from(h: &HeaderMap, form: Option<&HashMap<String, String>>) -> Option<String> {
+pub(super) fn csrf_from(h: &HeaderMap, form: Option<&HashMap<String, String>>) -> Option<String> {
     h.get("x-eds-csrf")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
@@ -478,7 +500,7 @@ fn csrf_from(h: &HeaderMap, form: Option<&HashMap<String, String>>) -> Option<St
 
 /// The pre-login cookie of a challenge or login POST, after its CSRF token matched.
 /// A store failure as a refusal: deny (503) and say which.
-fn store_err(e: crate::session::StoreError) -> Refusal {
+pub(super) fn store_err(e: crate::session::StoreError) -> Refusal {
     Refusal::new(e.code(), 503, e.to_string())
 }
 
@@ -496,7 +518,7 @@ fn prelogin(h: &HeaderMap) -> Result<String, Refusal> {
     Ok(pre.to_string())
 }
 
-fn ct_eq(a: &str, b: &str) -> bool {
+pub(super) fn ct_eq(a: &str, b: &str) -> bool {
     a.len() == b.len()
         && a.bytes()
             .zip(b.bytes())
@@ -702,6 +724,30 @@ async fn do_login(
     let ch = challenge::accept_taken(taken, &pre_hash, now)?;
     let proof = s.verifier.verify(&ch, lb.cms.as_bytes(), now).await?;
     let id = proof.identity().clone();
+    // The emergency block list (issue 8): refused whatever OCSP and the CRL say.
+    let subject = || crate::auth::refusal::RefusedSubject {
+        iin: Some(id.iin.clone()),
+        serial: id.cert_serial.clone(),
+        issuer: id.cert_issuer.clone(),
+    };
+    s.recheck
+        .blocks
+        .ensure_loaded(s.store.as_ref())
+        .await
+        .map_err(|e| store_err(e).with_subject(subject()))?;
+    if let Some(b) = s.recheck.blocks.find(&id) {
+        return Err(Refusal::new(
+            "key_blocked",
+            403,
+            format!(
+                "{} is on the block list: {} (by {})",
+                b.key(),
+                b.reason,
+                b.by
+            ),
+        )
+        .with_subject(subject()));
+    }
     let iin_fails = s
         .store
         .rate_peek(&format!("fail:iin:{}", id.iin))
@@ -795,7 +841,10 @@ fn session_json(s: &Session) -> Value {
 
 /// The live session of this request, after the expiry checks (which end and audit expired
 /// ones). `Err` carries the code for the refusal page.
-async fn current_session(s: &Arc<AppState>, h: &HeaderMap) -> Result<Arc<Session>, &'static str> {
+pub(super) async fn current_session(
+    s: &Arc<AppState>,
+    h: &HeaderMap,
+) -> Result<Arc<Session>, &'static str> {
     let Some(token) = cookie(h, SESSION_COOKIE) else {
         return Err("not_authenticated");
     };
@@ -804,6 +853,10 @@ async fn current_session(s: &Arc<AppState>, h: &HeaderMap) -> Result<Arc<Session
     }
     let token_hash = sha256_hex(&[token.as_bytes()]);
     let now = s.now().0;
+    // Evicted (issue 8): checked before the cache, so nothing is served after an eviction.
+    if let Some(code) = s.recheck.tombstoned(&token_hash, now) {
+        return Err(tombstone_code(&code));
+    }
     let cached = s
         .cache
         .lock()
@@ -814,7 +867,12 @@ async fn current_session(s: &Arc<AppState>, h: &HeaderMap) -> Result<Arc<Session
         Some((sess, _)) => sess,
         None => match s.store.get_session(&token_hash).await {
             Ok(Some(sess)) => Arc::new(sess),
-            Ok(None) => return Err("session_ended"),
+            Ok(None) => {
+                return Err(match s.store.tombstone(&token_hash, now).await {
+                    Ok(Some(code)) => tombstone_code(&code),
+                    _ => "session_ended",
+                });
+            }
             Err(_) => return Err("store_unavailable"),
         },
     };
@@ -840,6 +898,14 @@ async fn current_session(s: &Arc<AppState>, h: &HeaderMap) -> Result<Arc<Session
     Ok(sess)
 }
 
+fn tombstone_code(code: &str) -> &'static str {
+    if code == super::recheck::BLOCKED {
+        super::recheck::BLOCKED
+    } else {
+        super::recheck::REVOKED
+    }
+}
+
 async fn whoami(State(s): State<Arc<AppState>>, headers: HeaderMap) -> Response<Body> {
     match current_session(&s, &headers).await {
         Ok(sess) => {
@@ -853,7 +919,7 @@ async fn whoami(State(s): State<Arc<AppState>>, headers: HeaderMap) -> Response<
             let lang = lang_of(&headers, None);
             json_response(
                 StatusCode::UNAUTHORIZED,
-                json!({"authenticated": false, "code": code, "message": i18n::message(code, lang)}),
+                json!({"ok": false, "authenticated": false, "code": code, "message": i18n::message(code, lang)}),
             )
         }
     }
@@ -875,7 +941,7 @@ async fn logout_page(State(s): State<Arc<AppState>>, headers: HeaderMap) -> Resp
     }
 }
 
-fn redirect(to: &str) -> Response<Body> {
+pub(super) fn redirect(to: &str) -> Response<Body> {
     let mut r = StatusCode::SEE_OTHER.into_response();
     if let Ok(v) = HeaderValue::from_str(to) {
         r.headers_mut().insert(header::LOCATION, v);
@@ -1016,6 +1082,11 @@ async fn gate(
     let sess = match current_session(&s, req.headers()).await {
         Ok(sess) => sess,
         Err(code) => {
+            if (code == super::recheck::REVOKED || code == super::recheck::BLOCKED)
+                && wants_html(req.headers())
+            {
+                return error_page(StatusCode::UNAUTHORIZED, code, lang);
+            }
             if req.method() == Method::GET && wants_html(req.headers()) {
                 let next = req
                     .uri()
