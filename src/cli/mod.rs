@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod audit;
+pub mod drill;
 pub mod inputs;
 pub mod ncalayer;
 pub mod pki;
@@ -50,6 +51,9 @@ enum Command {
     /// Audit log: verify a hash-chained audit file.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Revocation drills: revoke or block a key during live sessions and measure (issue 8).
+    #[command(subcommand)]
+    Drill(drill::DrillCommand),
 }
 
 /// Parses `args` and runs the chosen subcommand.
@@ -77,5 +81,6 @@ where
         Command::CheckConfig(a) => serve::check_config(a),
         Command::Demo(a) => serve::demo(a),
         Command::Audit(c) => audit::run(c),
+        Command::Drill(c) => drill::run(c),
     }
 }
