@@ -60,6 +60,9 @@ pub struct Options {
     pub progress: bool,
 }
 
+/// Lifetime of the CRL the outage gateway starts with (covers the logins and the warm-up).
+const STARTUP_CRL_SECS: i64 = 120;
+
 /// "Effectively never" for a channel that is switched off in a scenario.
 const OFF_SECS: u64 = 3600;
 
@@ -197,65 +200,6 @@ fn issue(world: &World, u: &User) -> Result<Key, String> {
     }
 }
 
-/// Publishes short-lived CRLs every second (the outage scenario's CA).
-struct Publisher {
-    stop: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<Result<i64, String>>,
-    first: Option<tokio::sync::oneshot::Receiver<Result<(), String>>>,
-}
-
-impl Publisher {
-    fn start(pki: PathBuf, lifetime: i64) -> Publisher {
-        let (stop, mut rx) = watch::channel(false);
-        let (first_tx, first_rx) = tokio::sync::oneshot::channel();
-        let task = tokio::spawn(async move {
-            let mut first_tx = Some(first_tx);
-            loop {
-                let p = pki.clone();
-                let r = tokio::task::spawn_blocking(move || setup::publish_crl_in(&p, lifetime))
-                    .await
-                    .map_err(|e| e.to_string())
-                    .and_then(|r| r);
-                if let Some(tx) = first_tx.take() {
-                    let _ = tx.send(r.as_ref().map(|_| ()).map_err(Clone::clone));
-                }
-                let last = r?.0;
-                tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                    _ = rx.changed() => {}
-                }
-                if *rx.borrow() {
-                    return Ok(last);
-                }
-            }
-        });
-        Publisher {
-            stop,
-            task,
-            first: Some(first_rx),
-        }
-    }
-
-    /// Waits for the first CRL to be written.
-    async fn first(&mut self) -> Result<(), String> {
-        match self.first.take() {
-            Some(rx) => rx
-                .await
-                .unwrap_or_else(|_| Err("the CRL publisher stopped".into())),
-            None => Ok(()),
-        }
-    }
-
-    /// Stops publishing; returns the nextUpdate of the last CRL published.
-    async fn stop(self) -> i64 {
-        let _ = self.stop.send(true);
-        match self.task.await {
-            Ok(Ok(t)) => t,
-            _ => 0,
-        }
-    }
-}
-
 /// A scenario in the making.
 struct Run {
     rec: Arc<Recorder>,
@@ -292,12 +236,15 @@ impl Drill<'_> {
         }
     }
 
-    /// A person with a usable (not revoked) key for the victim's part: re-issued if needed.
-    fn fresh_key(&mut self, i: usize) -> Result<(), String> {
-        if self.people[i].revoked {
-            let key = issue(&self.world, &self.people[i].user)?;
-            self.people[i].key = key;
-            self.people[i].revoked = false;
+    /// Everyone with a usable key: a key revoked in an earlier scenario is replaced, as the
+    /// CA would re-issue it.
+    fn fresh_keys(&mut self) -> Result<(), String> {
+        for i in 0..self.people.len() {
+            if self.people[i].revoked {
+                let key = issue(&self.world, &self.people[i].user)?;
+                self.people[i].key = key;
+                self.people[i].revoked = false;
+            }
         }
         Ok(())
     }
@@ -343,21 +290,14 @@ impl Drill<'_> {
             error: None,
         };
         let victim = index % self.people.len();
-        if let Err(e) = self.fresh_key(victim) {
+        if let Err(e) = self.fresh_keys() {
             report.error = Some(e);
             return report;
         }
-        // The outage: the CA publishes short-lived CRLs every second until the CRL goes down,
-        // so the gateway's copy goes stale soon after.
-        let mut publisher = match (&self.world, kind) {
-            (World::Local(env), Kind::Outage) => Some(Publisher::start(
-                env.pki.clone(),
-                self.plan.outage.crl_lifetime_secs,
-            )),
-            _ => None,
-        };
-        if let Some(p) = &mut publisher
-            && let Err(e) = p.first().await
+        // The outage: the CRL the gateway starts with is short-lived (two minutes), so its full
+        // CRL is fetched again on every refresh and the one published at T0 replaces it.
+        if let (World::Local(env), Kind::Outage) = (&self.world, kind)
+            && let Err(e) = env.publish_crl(STARTUP_CRL_SECS)
         {
             report.error = Some(format!("publishing the CRL: {e}"));
             return report;
@@ -382,9 +322,9 @@ impl Drill<'_> {
             Kind::RevokePush | Kind::RevokeOcsp | Kind::RevokeCrl => {
                 self.revoke_scenario(kind, run, victim, &mut report).await
             }
-            Kind::Outage => match publisher {
-                Some(p) => self.outage_scenario(run, p, &mut report).await,
-                None => {
+            Kind::Outage => match &self.world {
+                World::Local(_) => self.outage_scenario(run, &mut report).await,
+                World::External(_) => {
                     report.error = Some(
                         "the outage scenario needs the in-process responder (no --gateway)".into(),
                     );
@@ -742,12 +682,7 @@ impl Drill<'_> {
         });
     }
 
-    async fn outage_scenario(
-        &mut self,
-        run: Run,
-        publisher: Publisher,
-        report: &mut ScenarioReport,
-    ) {
+    async fn outage_scenario(&mut self, run: Run, report: &mut ScenarioReport) {
         let World::Local(env) = &self.world else {
             return;
         };
@@ -764,6 +699,15 @@ impl Drill<'_> {
         // The CRL the gateway holds was published when its gateway started (see `start`).
         let prober = 0usize;
         let signer = self.people[prober].key.signer.clone();
+        // The last CRL before the outage: current until the CRL has been down crl_lifetime_secs.
+        let lifetime = (plan.outage.ocsp_down_secs.ceil() as i64) + plan.outage.crl_lifetime_secs;
+        let stale_at = match env.publish_crl(lifetime) {
+            Ok(t) => t.0,
+            Err(e) => {
+                report.error = Some(format!("publishing the CRL: {e}"));
+                0
+            }
+        };
         let t0 = run.rec.mark(None, "ocsp_down", None);
         report.t0_ms = Some(t0);
         env.ocsp.set_up(false);
@@ -779,7 +723,6 @@ impl Drill<'_> {
         run.rec.mark(None, "crl_down", None);
         env.crl.set_up(false);
         // Wait for the held CRL to pass its nextUpdate, then probe until the expected answer.
-        let stale_at = publisher.stop().await;
         while crate::clock::now().0 <= stale_at {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }

@@ -19,8 +19,8 @@
 //!
 //! [outage]
 //! mode = "ocsp-then-crl"         # gateway revocation.mode during the outage
-//! ocsp_down_secs = 3.0           # OCSP down, CRL still fresh
-//! crl_lifetime_secs = 8          # lifetime of each CRL the drill publishes during the outage
+//! ocsp_down_secs = 6.0           # OCSP down, CRL still fresh (≥ crl_refresh_secs + 1)
+//! crl_lifetime_secs = 3          # the gateway's CRL goes stale this long after the CRL goes down
 //!
 //! [[user]]                       # optional: explicit people instead of `users = N`
 //! name = "АХМЕТОВ АЙДАР"
@@ -146,8 +146,7 @@ pub struct Outage {
     pub mode: String,
     /// How long OCSP is down before the CRL goes down too.
     pub ocsp_down_secs: f64,
-    /// Lifetime of each CRL the drill publishes (every second) until the CRL goes down; the
-    /// gateway's copy is stale at most this long after that.
+    /// The CRL published at T0 is current until the CRL has been down this long.
     pub crl_lifetime_secs: i64,
 }
 
@@ -296,8 +295,8 @@ fn unreachable_default() -> Plan {
         },
         outage: Outage {
             mode: "ocsp-then-crl".into(),
-            ocsp_down_secs: 3.0,
-            crl_lifetime_secs: 8,
+            ocsp_down_secs: 6.0,
+            crl_lifetime_secs: 3,
         },
     }
 }
@@ -442,15 +441,16 @@ pub fn parse(text: &str) -> Result<Plan, Vec<String>> {
         600.0,
         &mut p,
     );
-    if outage.crl_lifetime_secs < intervals.crl_refresh_secs as i64 + 2 {
+    let floor = (intervals.ocsp_max_age_secs + 1).max(intervals.crl_refresh_secs + 1) as f64;
+    if outage.ocsp_down_secs < floor {
         p.push(format!(
-            "outage.crl_lifetime_secs = {}: at least intervals.crl_refresh_secs + 2 (the gateway must fetch each CRL before it goes stale)",
-            outage.crl_lifetime_secs
+            "outage.ocsp_down_secs = {}: at least {floor} (intervals.ocsp_max_age_secs + 1 and intervals.crl_refresh_secs + 1: cached OCSP answers expire and the gateway fetches the last CRL)",
+            outage.ocsp_down_secs
         ));
     }
-    if !(2..=600).contains(&outage.crl_lifetime_secs) {
+    if !(1..=600).contains(&outage.crl_lifetime_secs) {
         p.push(format!(
-            "outage.crl_lifetime_secs = {}: between 2 and 600",
+            "outage.crl_lifetime_secs = {}: between 1 and 600",
             outage.crl_lifetime_secs
         ));
     }

@@ -318,6 +318,8 @@ delta_url = "http://{crl}/crl/ca_delta.crl"
 [session]
 store = "embedded"
 dir = "sessions"
+# Probe logins and the operator's second browser must not end the sessions under watch.
+max_sessions_per_key = 16
 
 [staff]
 file = "{staff}"
