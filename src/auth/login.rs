@@ -203,6 +203,12 @@ impl LoginVerifier {
         self
     }
 
+    /// The online revocation checker (`None` with [`LoginVerifier::danger_no_revocation`]):
+    /// live-session re-checks (issue 8) use the same OCSP client, cache and CRL stores.
+    pub fn checker(&self) -> Option<&Arc<Checker>> {
+        self.revocation.as_ref()
+    }
+
     /// True unless built with [`LoginVerifier::danger_no_revocation`].
     pub fn checks_revocation(&self) -> bool {
         self.revocation.is_some()

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod audit;
+pub mod block;
 pub mod drill;
 pub mod inputs;
 pub mod ncalayer;
@@ -51,6 +52,9 @@ enum Command {
     /// Audit log: verify a hash-chained audit file.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Emergency block list (through the running gateway's admin API).
+    #[command(subcommand)]
+    Block(block::BlockCommand),
     /// Revocation drills: revoke or block a key during live sessions and measure (issue 8).
     #[command(subcommand)]
     Drill(drill::DrillCommand),
@@ -81,6 +85,7 @@ where
         Command::CheckConfig(a) => serve::check_config(a),
         Command::Demo(a) => serve::demo(a),
         Command::Audit(c) => audit::run(c),
+        Command::Block(c) => block::run(c),
         Command::Drill(c) => drill::run(c),
     }
 }

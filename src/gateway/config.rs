@@ -44,6 +44,12 @@ pub struct Config {
     /// Who may use which MIS paths.
     #[serde(default)]
     pub access: AccessCfg,
+    /// Live-session re-checks (issue 8).
+    #[serde(default)]
+    pub recheck: RecheckCfg,
+    /// The admin page and the operator API (issue 8).
+    #[serde(default)]
+    pub admin: AdminCfg,
     /// Set by [`Config::load`]: the directory relative paths are resolved against.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -476,6 +482,63 @@ fn default_name() -> String {
     "eds-gateway".into()
 }
 
+/// `[recheck]` (issue 8): live sessions re-checked against revocation news.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecheckCfg {
+    /// Every live session's certificate is re-checked by OCSP (through the OCSP cache) this
+    /// often (seconds; default 300). CRL re-checks run whenever a new CRL is swapped in.
+    #[serde(default = "default_ocsp_interval")]
+    pub ocsp_interval_secs: u64,
+    /// OCSP re-checks in flight at once.
+    #[serde(default = "default_recheck_concurrency")]
+    pub ocsp_concurrency: usize,
+    /// Peers (IP addresses) whose `POST /eds/revocation/webhook` is accepted.
+    #[serde(default)]
+    pub webhook_allow: Vec<String>,
+    /// Or: a shared secret the webhook carries as `Authorization: Bearer …` or `?token=…`.
+    #[serde(default)]
+    pub webhook_token: Option<String>,
+}
+
+impl Default for RecheckCfg {
+    fn default() -> Self {
+        RecheckCfg {
+            ocsp_interval_secs: default_ocsp_interval(),
+            ocsp_concurrency: default_recheck_concurrency(),
+            webhook_allow: Vec::new(),
+            webhook_token: None,
+        }
+    }
+}
+
+fn default_ocsp_interval() -> u64 {
+    300
+}
+fn default_recheck_concurrency() -> usize {
+    8
+}
+
+/// `[admin]` (issue 8): `/eds/admin` and `/eds/admin/api/…`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminCfg {
+    /// A file holding the operator token (≥ 32 characters) that `eds-gateway block …` sends as
+    /// `Authorization: Bearer …`; accepted from loopback peers only. No file: no token access.
+    #[serde(default)]
+    pub api_token_file: Option<PathBuf>,
+}
+
+impl AdminCfg {
+    /// The operator token from `api_token_file` (trimmed), if configured and readable.
+    pub fn token(&self, cfg: &Config) -> Option<String> {
+        let f = self.api_token_file.as_ref()?;
+        let t = std::fs::read_to_string(cfg.resolve(f)).ok()?;
+        let t = t.trim().to_string();
+        (t.len() >= 32).then_some(t)
+    }
+}
+
 /// The identity header keys [`Upstream::identity_headers`] may list.
 pub const IDENTITY_FIELDS: [&str; 7] = ["iin", "name", "bin", "org", "roles", "serial", "sid"];
 
@@ -692,6 +755,30 @@ impl Config {
             ));
         }
         p.extend(self.access.policy().validate());
+        if !(1..=86_400).contains(&self.recheck.ocsp_interval_secs) {
+            p.push("recheck.ocsp_interval_secs: between 1 and 86400".into());
+        }
+        if !(1..=256).contains(&self.recheck.ocsp_concurrency) {
+            p.push("recheck.ocsp_concurrency: between 1 and 256".into());
+        }
+        for a in &self.recheck.webhook_allow {
+            if a.parse::<std::net::IpAddr>().is_err() {
+                p.push(format!("recheck.webhook_allow {a:?}: not an IP address"));
+            }
+        }
+        if let Some(t) = &self.recheck.webhook_token
+            && t.len() < 16
+        {
+            p.push("recheck.webhook_token: at least 16 characters".into());
+        }
+        if let Some(f) = &self.admin.api_token_file
+            && self.admin.token(self).is_none()
+        {
+            p.push(format!(
+                "admin.api_token_file {}: unreadable or shorter than 32 characters",
+                self.resolve(f).display()
+            ));
+        }
         let nl = &self.login_page.ncalayer_url;
         if !(nl.starts_with("wss://") || nl.starts_with("ws://")) {
             p.push(format!("login_page.ncalayer_url {nl:?}: expected wss://…"));

@@ -82,6 +82,8 @@ pub struct AppState {
     access: crate::auth::access::AccessPolicy,
     /// The CRL stores, for `/eds/readyz`.
     crl_stores: Vec<Arc<crate::revocation::crl_store::CrlStore>>,
+    /// Live-session re-checks, block list, eviction tombstones (issue 8).
+    pub recheck: super::recheck::Recheck,
 }
 
 impl AppState {
@@ -109,10 +111,21 @@ impl AppState {
             origin,
             access,
             crl_stores,
+            recheck: super::recheck::Recheck::default(),
         })
     }
 
-    fn now(&self) -> UnixTime {
+    /// The CRL stores.
+    pub fn crl_stores(&self) -> &[Arc<crate::revocation::crl_store::CrlStore>] {
+        &self.crl_stores
+    }
+
+    /// Writes an audit record (see [`AppState::audit`]).
+    pub(super) async fn audit_event(&self, event: &str, fields: Value) {
+        self.audit(event, fields).await;
+    }
+
+    pub(super) fn now(&self) -> UnixTime {
         (self.clock)()
     }
 
@@ -124,7 +137,7 @@ impl AppState {
         }
     }
 
-    fn forget(&self, token_hash: &str) {
+    pub(super) fn forget(&self, token_hash: &str) {
         if let Ok(mut c) = self.cache.lock() {
             c.remove(token_hash);
         }
@@ -141,6 +154,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/eds/healthz", get(|| async { "ok" }))
         .route("/eds/readyz", get(readyz))
         .route("/eds/static/{*file}", get(static_file))
+        .merge(super::admin::routes())
         .fallback(gate)
         .with_state(state)
 }
@@ -153,13 +167,24 @@ pub fn spawn_background(state: &Arc<AppState>) -> Vec<tokio::task::JoinHandle<()
     let events = tokio::spawn(async move {
         loop {
             match rx.recv().await {
-                Ok(StoreEvent::SessionEnded { token_hash, .. }) => s.forget(&token_hash),
+                Ok(StoreEvent::SessionEnded { token_hash, reason }) => {
+                    // An eviction on any instance: this one answers that cookie with the reason.
+                    if reason == super::recheck::REVOKED || reason == super::recheck::BLOCKED {
+                        let until = s.now().0 + s.cfg.session.absolute_lifetime_secs;
+                        s.recheck.tombstone(&token_hash, &reason, until);
+                    }
+                    s.forget(&token_hash)
+                }
                 // The Redis store lost its event connection for a while (`events_gap`), or
                 // something asks for a re-check: cached copies may be stale.
-                Ok(StoreEvent::Recheck { .. }) => {
+                Ok(StoreEvent::Recheck { kind, payload }) => {
                     if let Ok(mut c) = s.cache.lock() {
                         c.clear();
                     }
+                    let s2 = s.clone();
+                    tokio::spawn(async move {
+                        super::recheck::on_event(&s2, &kind, &payload).await;
+                    });
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
                     // Missed events: drop the whole cache rather than serve a dead session.
@@ -181,7 +206,9 @@ pub fn spawn_background(state: &Arc<AppState>) -> Vec<tokio::task::JoinHandle<()
             sweep_expired(&s).await;
         }
     });
-    vec![events, sweeps]
+    let mut all = vec![events, sweeps];
+    all.extend(super::recheck::spawn(state));
+    all
 }
 
 /// Ends every session past its idle or absolute limit, with an audit record each.
@@ -207,7 +234,7 @@ fn expiry_code(s: &Session, now: i64) -> Option<&'static str> {
     }
 }
 
-async fn end_session(s: &Arc<AppState>, sess: &Session, reason: &'static str, by: &str) {
+pub(super) async fn end_session(s: &Arc<AppState>, sess: &Session, reason: &'static str, by: &str) {
     s.forget(&sess.token_hash);
     match s.store.remove_session(&sess.token_hash).await {
         Ok(Some(_)) => {
@@ -240,7 +267,7 @@ async fn end_session(s: &Arc<AppState>, sess: &Session, reason: &'static str, by
 // ---------------------------------------------------------------------------------------------
 // Request helpers
 
-fn cookie<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub(super) fn cookie<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
     h.get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
@@ -250,7 +277,7 @@ fn cookie<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
-fn sha256_hex(parts: &[&[u8]]) -> String {
+pub(super) fn sha256_hex(parts: &[&[u8]]) -> String {
     let mut h = Sha256::new();
     for p in parts {
         h.update(p);
@@ -269,13 +296,13 @@ fn prelogin_csrf(pre: &str) -> String {
     sha256_hex(&[b"eds-csrf", pre.as_bytes()])
 }
 
-fn lang_of(h: &HeaderMap, query: Option<&str>) -> Lang {
+pub(super) fn lang_of(h: &HeaderMap, query: Option<&str>) -> Lang {
     let cookie_lang = cookie(h, LANG_COOKIE);
     let accept = h.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
     Lang::negotiate(query, cookie_lang, accept)
 }
 
-fn client_ip(s: &AppState, h: &HeaderMap, peer: SocketAddr) -> String {
+pub(super) fn client_ip(s: &AppState, h: &HeaderMap, peer: SocketAddr) -> String {
     if s.cfg.server.trust_forwarded_for
         && let Some(last) = h
             .get("x-forwarded-for")
@@ -299,7 +326,7 @@ fn user_agent(h: &HeaderMap) -> String {
         .collect()
 }
 
-fn wants_html(h: &HeaderMap) -> bool {
+pub(super) fn wants_html(h: &HeaderMap) -> bool {
     h.get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("text/html"))
@@ -322,7 +349,7 @@ pub fn safe_next(next: Option<&str>) -> String {
     }
 }
 
-fn security_headers(h: &mut HeaderMap, csp: Option<String>) {
+pub(super) fn security_headers(h: &mut HeaderMap, csp: Option<String>) {
     let pairs = [
         ("cache-control", "no-store".to_string()),
         ("x-content-type-options", "nosniff".to_string()),
@@ -345,13 +372,13 @@ fn set_cookie(h: &mut HeaderMap, value: String) {
     }
 }
 
-fn json_response(status: StatusCode, v: Value) -> Response<Body> {
+pub(super) fn json_response(status: StatusCode, v: Value) -> Response<Body> {
     let mut r = (status, axum::Json(v)).into_response();
     security_headers(r.headers_mut(), None);
     r
 }
 
-fn refusal_json(r: &Refusal, lang: Lang) -> Response<Body> {
+pub(super) fn refusal_json(r: &Refusal, lang: Lang) -> Response<Body> {
     let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::BAD_REQUEST);
     json_response(
         status,
@@ -359,7 +386,7 @@ fn refusal_json(r: &Refusal, lang: Lang) -> Response<Body> {
     )
 }
 
-fn error_page(status: StatusCode, code: &str, lang: Lang) -> Response<Body> {
+pub(super) fn error_page(status: StatusCode, code: &str, lang: Lang) -> Response<Body> {
     let mut r = (
         status,
         [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
@@ -372,7 +399,7 @@ fn error_page(status: StatusCode, code: &str, lang: Lang) -> Response<Body> {
 
 /// Checks the POST preconditions shared by every endpoint: JSON or form content type, the
 /// Origin, the body size. Returns the body.
-async fn post_body(
+pub(super) async fn post_body(
     s: &AppState,
     req: Request<Body>,
     allow_form: bool,
@@ -423,7 +450,7 @@ async fn post_body(
     Ok((h, bytes))
 }
 
-fn csrf_from(h: &HeaderMap, form: Option<&HashMap<String, String>>) -> Option<String> {
+pub(super) fn csrf_from(h: &HeaderMap, form: Option<&HashMap<String, String>>) -> Option<String> {
     h.get("x-eds-csrf")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
@@ -432,7 +459,7 @@ fn csrf_from(h: &HeaderMap, form: Option<&HashMap<String, String>>) -> Option<St
 
 /// The pre-login cookie of a challenge or login POST, after its CSRF token matched.
 /// A store failure as a refusal: deny (503) and say which.
-fn store_err(e: crate::session::StoreError) -> Refusal {
+pub(super) fn store_err(e: crate::session::StoreError) -> Refusal {
     Refusal::new(e.code(), 503, e.to_string())
 }
 
@@ -450,7 +477,7 @@ fn prelogin(h: &HeaderMap) -> Result<String, Refusal> {
     Ok(pre.to_string())
 }
 
-fn ct_eq(a: &str, b: &str) -> bool {
+pub(super) fn ct_eq(a: &str, b: &str) -> bool {
     a.len() == b.len()
         && a.bytes()
             .zip(b.bytes())
@@ -656,6 +683,30 @@ async fn do_login(
     let ch = challenge::accept_taken(taken, &pre_hash, now)?;
     let proof = s.verifier.verify(&ch, lb.cms.as_bytes(), now).await?;
     let id = proof.identity().clone();
+    // The emergency block list (issue 8): refused whatever OCSP and the CRL say.
+    let subject = || crate::auth::refusal::RefusedSubject {
+        iin: Some(id.iin.clone()),
+        serial: id.cert_serial.clone(),
+        issuer: id.cert_issuer.clone(),
+    };
+    s.recheck
+        .blocks
+        .ensure_loaded(s.store.as_ref())
+        .await
+        .map_err(|e| store_err(e).with_subject(subject()))?;
+    if let Some(b) = s.recheck.blocks.find(&id) {
+        return Err(Refusal::new(
+            "key_blocked",
+            403,
+            format!(
+                "{} is on the block list: {} (by {})",
+                b.key(),
+                b.reason,
+                b.by
+            ),
+        )
+        .with_subject(subject()));
+    }
     let iin_fails = s
         .store
         .rate_peek(&format!("fail:iin:{}", id.iin))
@@ -749,7 +800,10 @@ fn session_json(s: &Session) -> Value {
 
 /// The live session of this request, after the expiry checks (which end and audit expired
 /// ones). `Err` carries the code for the refusal page.
-async fn current_session(s: &Arc<AppState>, h: &HeaderMap) -> Result<Arc<Session>, &'static str> {
+pub(super) async fn current_session(
+    s: &Arc<AppState>,
+    h: &HeaderMap,
+) -> Result<Arc<Session>, &'static str> {
     let Some(token) = cookie(h, SESSION_COOKIE) else {
         return Err("not_authenticated");
     };
@@ -758,6 +812,10 @@ async fn current_session(s: &Arc<AppState>, h: &HeaderMap) -> Result<Arc<Session
     }
     let token_hash = sha256_hex(&[token.as_bytes()]);
     let now = s.now().0;
+    // Evicted (issue 8): checked before the cache, so nothing is served after an eviction.
+    if let Some(code) = s.recheck.tombstoned(&token_hash, now) {
+        return Err(tombstone_code(&code));
+    }
     let cached = s
         .cache
         .lock()
@@ -768,7 +826,12 @@ async fn current_session(s: &Arc<AppState>, h: &HeaderMap) -> Result<Arc<Session
         Some((sess, _)) => sess,
         None => match s.store.get_session(&token_hash).await {
             Ok(Some(sess)) => Arc::new(sess),
-            Ok(None) => return Err("session_ended"),
+            Ok(None) => {
+                return Err(match s.store.tombstone(&token_hash, now).await {
+                    Ok(Some(code)) => tombstone_code(&code),
+                    _ => "session_ended",
+                });
+            }
             Err(_) => return Err("store_unavailable"),
         },
     };
@@ -794,6 +857,14 @@ async fn current_session(s: &Arc<AppState>, h: &HeaderMap) -> Result<Arc<Session
     Ok(sess)
 }
 
+fn tombstone_code(code: &str) -> &'static str {
+    if code == super::recheck::BLOCKED {
+        super::recheck::BLOCKED
+    } else {
+        super::recheck::REVOKED
+    }
+}
+
 async fn whoami(State(s): State<Arc<AppState>>, headers: HeaderMap) -> Response<Body> {
     match current_session(&s, &headers).await {
         Ok(sess) => {
@@ -807,7 +878,7 @@ async fn whoami(State(s): State<Arc<AppState>>, headers: HeaderMap) -> Response<
             let lang = lang_of(&headers, None);
             json_response(
                 StatusCode::UNAUTHORIZED,
-                json!({"authenticated": false, "code": code, "message": i18n::message(code, lang)}),
+                json!({"ok": false, "authenticated": false, "code": code, "message": i18n::message(code, lang)}),
             )
         }
     }
@@ -829,7 +900,7 @@ async fn logout_page(State(s): State<Arc<AppState>>, headers: HeaderMap) -> Resp
     }
 }
 
-fn redirect(to: &str) -> Response<Body> {
+pub(super) fn redirect(to: &str) -> Response<Body> {
     let mut r = StatusCode::SEE_OTHER.into_response();
     if let Ok(v) = HeaderValue::from_str(to) {
         r.headers_mut().insert(header::LOCATION, v);
@@ -968,6 +1039,11 @@ async fn gate(
     let sess = match current_session(&s, req.headers()).await {
         Ok(sess) => sess,
         Err(code) => {
+            if (code == super::recheck::REVOKED || code == super::recheck::BLOCKED)
+                && wants_html(req.headers())
+            {
+                return error_page(StatusCode::UNAUTHORIZED, code, lang);
+            }
             if req.method() == Method::GET && wants_html(req.headers()) {
                 let next = req
                     .uri()

@@ -492,6 +492,8 @@ pub struct CrlStore {
     config: CrlStoreConfig,
     current: RwLock<Arc<Snapshot>>,
     refresh_gate: tokio::sync::Mutex<()>,
+    /// Counts installed CRLs: live-session re-checks (issue 8) wait on it.
+    swaps: tokio::sync::watch::Sender<u64>,
 }
 
 fn file_stem(url: &str) -> String {
@@ -514,6 +516,7 @@ impl CrlStore {
             config,
             current: RwLock::new(Arc::new(Snapshot::default())),
             refresh_gate: tokio::sync::Mutex::new(()),
+            swaps: tokio::sync::watch::channel(0).0,
         }
     }
 
@@ -525,6 +528,12 @@ impl CrlStore {
     /// Settings.
     pub fn config(&self) -> &CrlStoreConfig {
         &self.config
+    }
+
+    /// Notified (the count goes up) every time a new full or delta CRL is swapped in, after the
+    /// swap: a receiver that sees a change reads the new index.
+    pub fn subscribe_swaps(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.swaps.subscribe()
     }
 
     /// The current snapshot (cheap: one `Arc` clone).
@@ -673,6 +682,7 @@ impl CrlStore {
             }
             n
         });
+        self.swaps.send_modify(|n| *n = n.wrapping_add(1));
         Ok(out)
     }
 

@@ -202,8 +202,41 @@ pub struct EmbeddedStore {
     state: Mutex<State>,
     events: broadcast::Sender<StoreEvent>,
     fsync: bool,
+    /// The block list (issue 8), mirrored in [`BLOCKLIST_FILE`].
+    blocks: Mutex<Vec<super::BlockEntry>>,
+    /// Evicted token hashes → (code, until). In memory only: after a restart an evicted
+    /// session's cookie is answered `session_ended` (still refused).
+    tombstones: Mutex<HashMap<String, (String, i64)>>,
     /// Held (locked) for the life of the store; closing it releases the lock.
     _lock: File,
+}
+
+/// The block-list file inside the store directory (JSON array, replaced atomically on every
+/// change; small: one line per blocked IIN or key).
+pub const BLOCKLIST_FILE: &str = "blocklist.json";
+
+fn read_blocklist(dir: &Path) -> Result<Vec<super::BlockEntry>, StoreError> {
+    let path = dir.join(BLOCKLIST_FILE);
+    match std::fs::read(&path) {
+        Ok(b) => serde_json::from_slice(&b)
+            .map_err(|e| StoreError::Corrupt(format!("{}: {e}", path.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(io_err("reading", &path, &e)),
+    }
+}
+
+fn write_blocklist(dir: &Path, list: &[super::BlockEntry]) -> Result<(), StoreError> {
+    let path = dir.join(BLOCKLIST_FILE);
+    let tmp = dir.join("blocklist.json.tmp");
+    let bytes = serde_json::to_vec_pretty(list)
+        .map_err(|e| StoreError::Io(format!("encoding the block list: {e}")))?;
+    {
+        let mut f = File::create(&tmp).map_err(|e| io_err("writing", &tmp, &e))?;
+        f.write_all(&bytes)
+            .and_then(|()| f.sync_all())
+            .map_err(|e| io_err("writing", &tmp, &e))?;
+    }
+    std::fs::rename(&tmp, &path).map_err(|e| io_err("renaming", &path, &e))
 }
 
 impl std::fmt::Debug for EmbeddedStore {
@@ -233,11 +266,14 @@ impl EmbeddedStore {
             compact(dir, &mut state)?;
         }
         let (events, _) = broadcast::channel(EVENT_CAPACITY);
+        let blocks = read_blocklist(dir)?;
         Ok(EmbeddedStore {
             dir: dir.to_path_buf(),
             state: Mutex::new(state),
             events,
             fsync: opts.fsync,
+            blocks: Mutex::new(blocks),
+            tombstones: Mutex::new(HashMap::new()),
             _lock: lock,
         })
     }
@@ -550,6 +586,65 @@ impl Store for EmbeddedStore {
 
     fn backend(&self) -> &'static str {
         "embedded"
+    }
+
+    async fn block_put(&self, e: &super::BlockEntry) -> Result<(), StoreError> {
+        let mut list = self
+            .blocks
+            .lock()
+            .map_err(|_| StoreError::Io("block list lock poisoned".into()))?;
+        let mut next = list.clone();
+        next.retain(|x| x.key() != e.key());
+        next.push(e.clone());
+        write_blocklist(&self.dir, &next)?;
+        *list = next;
+        Ok(())
+    }
+
+    async fn block_remove(&self, key: &str) -> Result<Option<super::BlockEntry>, StoreError> {
+        let mut list = self
+            .blocks
+            .lock()
+            .map_err(|_| StoreError::Io("block list lock poisoned".into()))?;
+        let Some(pos) = list.iter().position(|x| x.key() == key) else {
+            return Ok(None);
+        };
+        let mut next = list.clone();
+        let gone = next.remove(pos);
+        write_blocklist(&self.dir, &next)?;
+        *list = next;
+        Ok(Some(gone))
+    }
+
+    async fn block_list(&self) -> Result<Vec<super::BlockEntry>, StoreError> {
+        self.blocks
+            .lock()
+            .map(|l| l.clone())
+            .map_err(|_| StoreError::Io("block list lock poisoned".into()))
+    }
+
+    async fn put_tombstone(
+        &self,
+        token_hash: &str,
+        code: &str,
+        until: i64,
+    ) -> Result<(), StoreError> {
+        if let Ok(mut t) = self.tombstones.lock() {
+            if t.len() > 100_000 {
+                let now = crate::clock::now().0;
+                t.retain(|_, (_, u)| *u > now);
+            }
+            t.insert(token_hash.to_string(), (code.to_string(), until));
+        }
+        Ok(())
+    }
+
+    async fn tombstone(&self, token_hash: &str, now: i64) -> Result<Option<String>, StoreError> {
+        Ok(self.tombstones.lock().ok().and_then(|t| {
+            t.get(token_hash)
+                .filter(|(_, until)| *until > now)
+                .map(|(c, _)| c.clone())
+        }))
     }
 }
 

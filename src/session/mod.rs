@@ -123,6 +123,29 @@ impl std::fmt::Debug for PendingChallenge {
     }
 }
 
+/// One emergency block-list entry (issue 8): logins and live sessions of this IIN or certificate
+/// serial are refused. Persisted by the store; every instance keeps a copy in memory.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockEntry {
+    /// `iin` or `serial`.
+    pub kind: String,
+    /// The 12-digit IIN, or the serial as lowercase hex without leading zeros.
+    pub value: String,
+    /// Why (free text from the operator).
+    pub reason: String,
+    /// Who added it (admin IIN and name, or `operator-token`).
+    pub by: String,
+    /// When (Unix seconds).
+    pub at: i64,
+}
+
+impl BlockEntry {
+    /// The store key: `iin:…` or `serial:…`.
+    pub fn key(&self) -> String {
+        format!("{}:{}", self.kind, self.value)
+    }
+}
+
 /// News that every gateway instance must act on at once.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -213,6 +236,22 @@ pub trait Store: Send + Sync {
     async fn purge_expired(&self, now: i64) -> Result<usize, StoreError>;
     /// Backend name for logs and `/eds/readyz`: `embedded` or `redis`.
     fn backend(&self) -> &'static str;
+    /// Adds or replaces a block-list entry (keyed by [`BlockEntry::key`]).
+    async fn block_put(&self, e: &BlockEntry) -> Result<(), StoreError>;
+    /// Removes a block-list entry by key; returns it if it existed.
+    async fn block_remove(&self, key: &str) -> Result<Option<BlockEntry>, StoreError>;
+    /// The whole block list, oldest first.
+    async fn block_list(&self) -> Result<Vec<BlockEntry>, StoreError>;
+    /// Remembers that the session `token_hash` was evicted with `code` (`session_revoked`,
+    /// `session_blocked`) until `until` (Unix seconds), so its next request is told why.
+    async fn put_tombstone(
+        &self,
+        token_hash: &str,
+        code: &str,
+        until: i64,
+    ) -> Result<(), StoreError>;
+    /// The eviction code of `token_hash`, if a tombstone is held (and not past `now`).
+    async fn tombstone(&self, token_hash: &str, now: i64) -> Result<Option<String>, StoreError>;
 }
 
 /// Which store to open (the gateway config's `[store]` table: `backend = "embedded"` with `dir`,

@@ -10,6 +10,8 @@
 //! | `{p}all` | sorted set | every token hash, scored by its current `expires_at` | never (members removed by purge, remove, or lazily when found dead) |
 //! | `{p}c:{id}` | string | a [`PendingChallenge`] as JSON | `EXAT` its `expires` |
 //! | `{p}r:{key}` | string | a rate-limit counter | `PEXPIRE … NX`: the window starts at the first hit |
+//! | `{p}blocks` | hash | the block list: `iin:…`/`serial:…` → [`super::BlockEntry`] JSON | never |
+//! | `{p}t:{token_hash}` | string | eviction tombstone: `session_revoked`/`session_blocked` | `EXAT` the session's absolute end |
 //! | `{p}events` | channel | [`StoreEvent`] JSON | — |
 //!
 //! A session is a hash rather than one JSON string so that a touch rewrites two small fields
@@ -567,6 +569,72 @@ impl Store for RedisStore {
 
     fn subscribe(&self) -> broadcast::Receiver<StoreEvent> {
         self.events.subscribe()
+    }
+
+    async fn block_put(&self, e: &super::BlockEntry) -> Result<(), StoreError> {
+        let json = serde_json::to_string(e)
+            .map_err(|e| StoreError::Backend(format!("encoding a block entry: {e}")))?;
+        let _: i64 = self
+            .query(
+                redis::cmd("HSET")
+                    .arg(format!("{}blocks", self.prefix))
+                    .arg(e.key())
+                    .arg(json),
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn block_remove(&self, key: &str) -> Result<Option<super::BlockEntry>, StoreError> {
+        let hash = format!("{}blocks", self.prefix);
+        let old: Option<String> = self.query(redis::cmd("HGET").arg(&hash).arg(key)).await?;
+        let removed: i64 = self.query(redis::cmd("HDEL").arg(&hash).arg(key)).await?;
+        if removed == 0 {
+            return Ok(None);
+        }
+        Ok(old.and_then(|j| serde_json::from_str(&j).ok()))
+    }
+
+    async fn block_list(&self) -> Result<Vec<super::BlockEntry>, StoreError> {
+        let all: HashMap<String, String> = self
+            .query(redis::cmd("HGETALL").arg(format!("{}blocks", self.prefix)))
+            .await?;
+        let mut out = Vec::with_capacity(all.len());
+        for (k, v) in all {
+            let e: super::BlockEntry = serde_json::from_str(&v)
+                .map_err(|e| StoreError::Corrupt(format!("block entry {k}: {e}")))?;
+            out.push(e);
+        }
+        out.sort_by(|a, b| (a.at, a.key()).cmp(&(b.at, b.key())));
+        Ok(out)
+    }
+
+    async fn put_tombstone(
+        &self,
+        token_hash: &str,
+        code: &str,
+        until: i64,
+    ) -> Result<(), StoreError> {
+        part_ok(token_hash)?;
+        let until = until.max(crate::clock::now().0 + 1);
+        let _: () = self
+            .query(
+                redis::cmd("SET")
+                    .arg(self.key("t", token_hash))
+                    .arg(code)
+                    .arg("EXAT")
+                    .arg(until),
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn tombstone(&self, token_hash: &str, _now: i64) -> Result<Option<String>, StoreError> {
+        if token_hash.len() > MAX_KEY_PART {
+            return Ok(None);
+        }
+        self.query(redis::cmd("GET").arg(self.key("t", token_hash)))
+            .await
     }
 
     async fn purge_expired(&self, now: i64) -> Result<usize, StoreError> {

@@ -355,6 +355,30 @@ const KEY_BLOCKED: Text = Text {
     en: "This EDS key has been blocked by the hospital's administrator. Contact IT.",
 };
 
+const SESSION_REVOKED: Text = Text {
+    kk: "Сеансыңыз аяқталды: ЭЦҚ сертификатыңыз кері қайтарылды. Жаңа кілтпен кіріңіз немесе АТ қызметіне хабарласыңыз.",
+    ru: "Ваш сеанс завершён: сертификат ЭЦП отозван. Войдите с новым ключом или обратитесь в IT-службу.",
+    en: "Your session was ended: your EDS certificate has been revoked. Log in with a new key or contact IT.",
+};
+
+const SESSION_BLOCKED: Text = Text {
+    kk: "Сеансыңыз аяқталды: ЭЦҚ кілтіңізді аурухана әкімшісі бұғаттады. АТ қызметіне хабарласыңыз.",
+    ru: "Ваш сеанс завершён: ключ ЭЦП заблокирован администратором больницы. Обратитесь в IT-службу.",
+    en: "Your session was ended: your EDS key has been blocked by the hospital's administrator. Contact IT.",
+};
+
+const ADMIN_ONLY: Text = Text {
+    kk: "Бұл бет тек шлюз әкімшілеріне арналған.",
+    ru: "Эта страница только для администраторов шлюза.",
+    en: "This page is for gateway administrators only.",
+};
+
+const ADMIN_BAD_INPUT: Text = Text {
+    kk: "Сұрау дұрыс емес: ЖСН (12 цифр) немесе сертификат нөмірін (hex) және себебін көрсетіңіз.",
+    ru: "Неверный запрос: укажите ИИН (12 цифр) или серийный номер сертификата (hex) и причину.",
+    en: "Invalid request: give an IIN (12 digits) or a certificate serial (hex) and a reason.",
+};
+
 // ---- The login exchange ---------------------------------------------------------------------
 
 const CHALLENGE_UNKNOWN: Text = Text {
@@ -662,6 +686,10 @@ fn lookup(code: &str) -> Option<&'static Text> {
         "staff_expired" => &STAFF_EXPIRED,
         "staff_bin_mismatch" => &STAFF_BIN_MISMATCH,
         "key_blocked" => &KEY_BLOCKED,
+        "session_revoked" => &SESSION_REVOKED,
+        "session_blocked" => &SESSION_BLOCKED,
+        "admin_only" | "webhook_forbidden" => &ADMIN_ONLY,
+        "admin_bad_input" | "session_not_found" => &ADMIN_BAD_INPUT,
 
         // The challenge/login exchange.
         "challenge_unknown" => &CHALLENGE_UNKNOWN,
@@ -880,6 +908,12 @@ mod tests {
         "staff_expired",
         "staff_bin_mismatch",
         "key_blocked",
+        "session_revoked",
+        "session_blocked",
+        "admin_only",
+        "webhook_forbidden",
+        "admin_bad_input",
+        "session_not_found",
         "login_rate_limited",
         "csrf_failed",
         "origin_mismatch",

@@ -6,6 +6,7 @@
 //! [`static_asset`] under `/eds/static/`. The page's script (`assets/login.js`) talks to NCALayer
 //! and to `POST /eds/challenge` / `POST /eds/login`; the protocol is described at its top.
 
+pub mod admin;
 pub mod i18n;
 pub mod pages;
 

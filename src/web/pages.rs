@@ -97,6 +97,8 @@ pub fn csp(ncalayer_url: &str) -> String {
 const LOGIN_JS: &[u8] = include_bytes!("assets/login.js");
 const LOGIN_CSS: &[u8] = include_bytes!("assets/login.css");
 const FAVICON_SVG: &[u8] = include_bytes!("assets/favicon.svg");
+const ADMIN_JS: &[u8] = include_bytes!("assets/admin.js");
+const ADMIN_CSS: &[u8] = include_bytes!("assets/admin.css");
 
 /// An embedded static file by its URL path: `(bytes, content type)`.
 pub fn static_asset(path: &str) -> Option<(&'static [u8], &'static str)> {
@@ -104,6 +106,8 @@ pub fn static_asset(path: &str) -> Option<(&'static [u8], &'static str)> {
         "/eds/static/login.js" => Some((LOGIN_JS, "text/javascript; charset=utf-8")),
         "/eds/static/login.css" => Some((LOGIN_CSS, "text/css; charset=utf-8")),
         "/eds/static/favicon.svg" => Some((FAVICON_SVG, "image/svg+xml")),
+        "/eds/static/admin.js" => Some((ADMIN_JS, "text/javascript; charset=utf-8")),
+        "/eds/static/admin.css" => Some((ADMIN_CSS, "text/css; charset=utf-8")),
         _ => None,
     }
 }
