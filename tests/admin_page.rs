@@ -34,7 +34,13 @@ fn screenshot(name: &str) -> String {
     dir.join(name).display().to_string()
 }
 
-fn run_admin(b: &browser_support::Browser, locale: &str, cookie: &str, url: &str, steps: Value) -> Value {
+fn run_admin(
+    b: &browser_support::Browser,
+    locale: &str,
+    cookie: &str,
+    url: &str,
+    steps: Value,
+) -> Value {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
     let chromium = std::env::var("EDS_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     let _ = b;
@@ -141,7 +147,13 @@ async fn admin_sees_sessions_and_blocks_in_chromium_and_a_nurse_gets_403() {
     assert_eq!(before["sessions"], 2, "{before}");
     assert_eq!(before["blocks"], 1, "{before}");
     let text = before["text"].as_str().unwrap_or("");
-    for want in ["Активные сеансы", "Список блокировок", "Сәрсенова Дана", "badc0de", "Состояние проверки отзыва"] {
+    for want in [
+        "Активные сеансы",
+        "Список блокировок",
+        "Сәрсенова Дана",
+        "badc0de",
+        "Состояние проверки отзыва",
+    ] {
         assert!(text.contains(want), "{want:?} missing: {text}");
     }
     let after = &out["snapshots"]["after"];
@@ -149,11 +161,21 @@ async fn admin_sees_sessions_and_blocks_in_chromium_and_a_nurse_gets_403() {
     assert_eq!(after["sessions"], 1, "the nurse's session is gone: {after}");
     let kk = &out["snapshots"]["kk"];
     assert_eq!(kk["lang"], "kk");
-    assert!(kk["text"].as_str().unwrap_or("").contains("session_evicted"), "{kk}");
+    assert!(
+        kk["text"]
+            .as_str()
+            .unwrap_or("")
+            .contains("session_evicted"),
+        "{kk}"
+    );
     assert!(Path::new(&screenshot("admin-ru.png")).exists());
     // The block went through the page: audited with the admin's IIN.
     let rec = gw.last_audit("block_added");
-    let by = rec.get("by").or_else(|| rec["fields"].get("by")).cloned().unwrap_or_default();
+    let by = rec
+        .get("by")
+        .or_else(|| rec["fields"].get("by"))
+        .cloned()
+        .unwrap_or_default();
     assert!(by.as_str().unwrap_or("").contains(&admin.iin), "{rec}");
 
     // A nurse (a fresh session after unblocking) gets the 403 page.
@@ -181,7 +203,10 @@ async fn admin_sees_sessions_and_blocks_in_chromium_and_a_nurse_gets_403() {
     assert_eq!(nurse_view["status"], 403, "{out}");
     assert_eq!(nurse_view["sessions"], 0);
     assert!(
-        nurse_view["text"].as_str().unwrap_or("").contains("administrators only"),
+        nurse_view["text"]
+            .as_str()
+            .unwrap_or("")
+            .contains("administrators only"),
         "{nurse_view}"
     );
 }

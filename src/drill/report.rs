@@ -158,6 +158,16 @@ fn x_of(t_ms: u64, duration_ms: u64) -> f64 {
     f64::from(LEFT) + (t_ms as f64 / d).min(1.0) * f64::from(PLOT_W)
 }
 
+/// Where a label next to a mark at `x` goes: right of it, or left of it (anchored at its end)
+/// in the last third of the plot so it is not cut off.
+fn label_at(x: f64) -> (f64, &'static str) {
+    if x > f64::from(LEFT) + f64::from(PLOT_W) * 0.66 {
+        (x - 9.0, "end")
+    } else {
+        (x + 9.0, "start")
+    }
+}
+
 /// The SVG timeline of one scenario: a lane per person (`<g class="lane">`), request ticks
 /// (grey = served, red = refused), logins, refusals, the eviction, T0 and outage phases.
 pub fn timeline_svg(s: &ScenarioReport) -> String {
@@ -264,12 +274,12 @@ pub fn timeline_svg(s: &ScenarioReport) -> String {
                     );
                 }
                 "login" => {
+                    let (lx, anchor) = label_at(x);
                     let _ = write!(
                         o,
                         "<circle class=\"login\" cx=\"{x:.1}\" cy=\"{mid}\" r=\"6\" fill=\"#2ca02c\"><title>login {}</title></circle>\
-                         <text x=\"{:.1}\" y=\"{}\" fill=\"#1d6b1d\">login</text>",
+                         <text x=\"{lx:.1}\" y=\"{}\" text-anchor=\"{anchor}\" fill=\"#1d6b1d\">login</text>",
                         secs(e.t_ms),
-                        x + 8.0,
                         mid - 8
                     );
                 }
@@ -292,15 +302,15 @@ pub fn timeline_svg(s: &ScenarioReport) -> String {
                     );
                 }
                 "evicted" => {
+                    let (lx, anchor) = label_at(x);
                     let _ = write!(
                         o,
                         "<g class=\"evicted\"><path d=\"M{:.1},{} l12,12 M{:.1},{} l-12,12\" stroke=\"#b00020\" stroke-width=\"3\"/>\
-                         <text x=\"{:.1}\" y=\"{}\" fill=\"#b00020\" font-weight=\"bold\">evicted {} ({})</text></g>",
+                         <text x=\"{lx:.1}\" y=\"{}\" text-anchor=\"{anchor}\" fill=\"#b00020\" font-weight=\"bold\">evicted {} ({})</text></g>",
                         x - 6.0,
                         mid - 6,
                         x + 6.0,
                         mid - 6,
-                        x + 9.0,
                         mid + 18,
                         esc(e.detail.as_deref().unwrap_or("")),
                         esc(e.code.as_deref().unwrap_or(""))
@@ -315,11 +325,10 @@ pub fn timeline_svg(s: &ScenarioReport) -> String {
             .iter()
             .find(|e| e.lane == Some(i) && e.kind == "login_refused")
         {
-            let x = x_of(e.t_ms, s.duration_ms);
+            let (lx, anchor) = label_at(x_of(e.t_ms, s.duration_ms));
             let _ = write!(
                 o,
-                "<text x=\"{:.1}\" y=\"{}\" fill=\"#a35200\">new login refused: {}</text>",
-                x + 8.0,
+                "<text x=\"{lx:.1}\" y=\"{}\" text-anchor=\"{anchor}\" fill=\"#a35200\">new login refused: {}</text>",
                 mid - 8,
                 esc(e.code.as_deref().unwrap_or(""))
             );
@@ -332,20 +341,20 @@ pub fn timeline_svg(s: &ScenarioReport) -> String {
             "revoked" => ("#d62728", "T0 revoked / отозван"),
             "blocked" => ("#d62728", "T0 blocked / заблокирован"),
             "unblocked" => ("#1f77b4", "unblocked / разблокирован"),
-            "ocsp_down" => ("#bf8f00", "OCSP down"),
-            "crl_down" => ("#bf4f00", "CRL down"),
-            "restored" => ("#1f77b4", "restored"),
+            "ocsp_down" => ("#bf8f00", ""),
+            "crl_down" => ("#bf4f00", ""),
+            "restored" => ("#1f77b4", "restored / восстановлено"),
             _ => continue,
         };
         let x = x_of(e.t_ms, s.duration_ms);
+        let (lx, anchor) = label_at(x);
         let _ = write!(
             o,
             "<g class=\"mark {}\"><line x1=\"{x:.1}\" y1=\"{}\" x2=\"{x:.1}\" y2=\"{}\" stroke=\"{colour}\" stroke-width=\"2\" stroke-dasharray=\"5,3\"/>\
-             <text x=\"{:.1}\" y=\"{}\" fill=\"{colour}\" font-weight=\"bold\">{}</text></g>",
+             <text x=\"{lx:.1}\" y=\"{}\" text-anchor=\"{anchor}\" fill=\"{colour}\" font-weight=\"bold\">{}</text></g>",
             esc(&e.kind),
             TOP - 2,
             TOP + lanes * LANE_H,
-            x + 4.0,
             TOP + lanes * LANE_H + 28,
             esc(label)
         );

@@ -55,10 +55,10 @@ pub fn facts(events: &[Event], victim: usize, others: &[usize], t0: u64) -> Fact
                     f.others_refused += 1;
                 }
             }
-            ("login_refused", Some(l)) if l == victim && e.t_ms >= t0 => {
-                if f.login_refused.is_none() {
-                    f.login_refused = Some((e.t_ms, e.code.clone().unwrap_or_default()));
-                }
+            ("login_refused", Some(l))
+                if l == victim && e.t_ms >= t0 && f.login_refused.is_none() =>
+            {
+                f.login_refused = Some((e.t_ms, e.code.clone().unwrap_or_default()));
             }
             ("probe_login", Some(l)) if l == victim && e.t_ms >= t0 => {
                 f.logins_accepted_after_t0 += 1;
