@@ -145,7 +145,10 @@ async fn api_get(gw: &Gw, b: &Browser, path: &str) -> (u16, Value) {
         .await
         .expect("GET");
     let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
+    (
+        status,
+        serde_json::from_slice(&r.bytes().await.unwrap_or_default()).unwrap_or(Value::Null),
+    )
 }
 
 /// Waits (≤ `secs`) for an audit record of `event` matching `pred`.
@@ -215,6 +218,7 @@ fn keep_browsing(
 
 /// Waits for the eviction of `serial`, then checks: browsing got 200s before it and nothing but
 /// 401 after the audit record appeared; the session's next requests get `code` (JSON and page).
+#[allow(clippy::too_many_arguments)] // a test helper: one scenario's facts, named at each call
 async fn expect_evicted(
     gw: &Gw,
     b: &mut Browser,
@@ -222,6 +226,7 @@ async fn expect_evicted(
         Arc<AtomicBool>,
         tokio::task::JoinHandle<Vec<(Instant, u16)>>,
     ),
+    t0: Instant,
     serial: &str,
     source: &str,
     code: &str,
@@ -232,6 +237,12 @@ async fn expect_evicted(
     })
     .await;
     let seen = Instant::now();
+    // Measured, never asserted: how long after the news the eviction record appeared (this
+    // poll's resolution is 50 ms).
+    eprintln!(
+        "eviction by {source}: {} ms after the news",
+        seen.duration_since(t0).as_millis()
+    );
     tokio::time::sleep(Duration::from_millis(300)).await;
     browsing.0.store(true, Ordering::SeqCst);
     let log = browsing.1.await.expect("browsing task");
@@ -251,7 +262,7 @@ async fn expect_evicted(
     );
     assert_eq!(field(&rec, "source"), source, "{rec}");
     assert_eq!(field(&rec, "reason"), code, "{rec}");
-    assert_eq!(field(&rec, "iin"), Value::String(iin(1)), "{rec}");
+    assert_eq!(field(&rec, "iin"), &Value::String(iin(1)), "{rec}");
     assert!(field(&rec, "sid").as_str().is_some_and(|s| s.len() == 16));
     let (status, v) = api_get(gw, b, "/ward/7").await;
     assert_eq!(
@@ -284,6 +295,7 @@ async fn crl_refresh_evicts_a_revoked_session() {
     let mut b = logged_in(&gw, &w.nurse).await;
     let browsing = keep_browsing(&gw, &b);
     tokio::time::sleep(Duration::from_millis(200)).await;
+    let t0 = Instant::now();
     w.pki.revoke(&w.nurse.serial);
     // The refresher's work, now: the new delta CRL is downloaded and swapped in.
     for st in gw.state.crl_stores() {
@@ -295,6 +307,7 @@ async fn crl_refresh_evicts_a_revoked_session() {
         &gw,
         &mut b,
         browsing,
+        t0,
         &w.nurse.serial,
         "crl",
         "session_revoked",
@@ -326,11 +339,13 @@ async fn ocsp_interval_evicts_a_revoked_session() {
     let mut b = logged_in(&gw, &w.nurse).await;
     let browsing = keep_browsing(&gw, &b);
     tokio::time::sleep(Duration::from_millis(200)).await;
+    let t0 = Instant::now();
     w.pki.revoke(&w.nurse.serial);
     let rec = expect_evicted(
         &gw,
         &mut b,
         browsing,
+        t0,
         &w.nurse.serial,
         "ocsp",
         "session_revoked",
@@ -353,8 +368,11 @@ async fn ocsp_outage_during_a_recheck_evicts_nobody() {
         .gateway("ocsp", "[recheck]\nocsp_interval_secs = 1\n")
         .await;
     let mut b = logged_in(&gw, &w.nurse).await;
-    // The responder goes away.
+    // The responder blinks: its CA folder is gone, every OCSP answer is internalError (an
+    // aborted listener would not do: the OCSP client keeps its keep-alive connection).
     w.responder.abort();
+    let away = w.dir.join("pki-away");
+    std::fs::rename(&w.pki.dir, &away).expect("move the CA away");
     tokio::time::sleep(Duration::from_millis(200)).await;
     let rec = audit_record(&gw, "recheck_inconclusive", 15, |r| {
         field(r, "source") == "ocsp"
@@ -406,11 +424,13 @@ async fn webhook_from_the_responder_evicts_at_once() {
     let mut b = logged_in(&gw, &w.nurse).await;
     let browsing = keep_browsing(&gw, &b);
     tokio::time::sleep(Duration::from_millis(300)).await;
+    let t0 = Instant::now();
     w.pki.revoke(&w.nurse.serial);
     let rec = expect_evicted(
         &gw,
         &mut b,
         browsing,
+        t0,
         &w.nurse.serial,
         "webhook",
         "session_revoked",
@@ -440,7 +460,7 @@ async fn webhook_from_the_responder_evicts_at_once() {
         .await
         .expect("POST");
     assert_eq!(r.status().as_u16(), 403);
-    let v: Value = r.json().await.expect("json");
+    let v: Value = serde_json::from_slice(&r.bytes().await.expect("body")).expect("json");
     assert_eq!(v["code"], "webhook_forbidden");
     gw2.last_audit("webhook_refused");
 }
@@ -497,6 +517,7 @@ async fn admin_block_by_iin_evicts_refuses_logins_and_unblock_lets_them_back() {
 
     let browsing = keep_browsing(&gw, &b);
     tokio::time::sleep(Duration::from_millis(200)).await;
+    let t0 = Instant::now();
     let (status, v) = admin
         .post_json(
             "/eds/admin/api/block",
@@ -511,6 +532,7 @@ async fn admin_block_by_iin_evicts_refuses_logins_and_unblock_lets_them_back() {
         &gw,
         &mut b,
         browsing,
+        t0,
         &w.nurse.serial,
         "block",
         "session_blocked",
@@ -660,4 +682,141 @@ async fn block_on_instance_a_evicts_a_session_on_instance_b_over_redis() {
     let rec = a.last_audit("session_evicted");
     assert_eq!(field(&rec, "source"), "block");
     assert!(!b_gw.audit().iter().any(|r| r["event"] == "session_evicted"));
+    // Leave the shared Redis clean (sessions and tombstones expire by themselves).
+    let (status, _) = adm
+        .post_json("/eds/admin/api/unblock", &json!({"iin": nurse.iin}))
+        .await
+        .expect("POST");
+    assert_eq!(status, 200);
+}
+
+const BIN: &str = env!("CARGO_BIN_EXE_eds-gateway");
+
+async fn cli(args: &[&str]) -> (i32, String, String) {
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(BIN)
+            .args(&args)
+            .output()
+            .expect("run eds-gateway")
+    })
+    .await
+    .expect("join");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn block_cli_goes_through_the_running_gateway_with_the_operator_token() {
+    let w = world("recheck-cli", ServeOptions::default()).await;
+    std::fs::write(
+        w.dir.join("admin.token"),
+        "0123456789abcdef0123456789abcdef-operator\n",
+    )
+    .expect("token");
+    let gw = w
+        .gateway(
+            "ocsp-then-crl",
+            "[admin]\napi_token_file = \"admin.token\"\n",
+        )
+        .await;
+    let config = w.dir.join("gateway.toml").display().to_string();
+    let mut b = logged_in(&gw, &w.nurse).await;
+    let (code, out, err) = cli(&[
+        "block",
+        "add",
+        "--config",
+        &config,
+        "--iin",
+        &w.nurse.iin,
+        "--reason",
+        "token reported lost",
+    ])
+    .await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("1 live session(s) evicted"), "{out}");
+    let (status, v) = api_get(&gw, &b, "/eds/session").await;
+    assert_eq!((status, v["code"].as_str()), (401, Some("session_blocked")));
+    assert_eq!(b.get("/ward/7").await.expect("GET").0, 401);
+    let added = gw.last_audit("block_added");
+    assert_eq!(field(&added, "by"), "operator-token");
+
+    let (code, out, _) = cli(&["block", "list", "--config", &config]).await;
+    assert_eq!(code, 0);
+    assert!(out.contains(&format!("iin:{}", w.nurse.iin)), "{out}");
+    assert!(out.contains("token reported lost"), "{out}");
+
+    // The operator token also reads sessions over the API (loopback only); a wrong one is refused.
+    let r = reqwest::Client::new()
+        .get(format!("http://{}/eds/admin/api/sessions", gw.addr))
+        .bearer_auth("0123456789abcdef0123456789abcdef-wrong")
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(r.status().as_u16(), 403);
+
+    let (code, out, err) = cli(&[
+        "block",
+        "remove",
+        "--config",
+        &config,
+        "--iin",
+        &w.nurse.iin,
+    ])
+    .await;
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, _) = cli(&["block", "list", "--config", &config]).await;
+    assert_eq!(code, 0);
+    assert!(out.contains("empty"), "{out}");
+    let mut again = logged_in(&gw, &w.nurse).await;
+    assert_eq!(again.get("/ward/7").await.expect("GET").0, 200);
+
+    // Kill: the session ends everywhere (audited with who did it).
+    let token = "0123456789abcdef0123456789abcdef-operator";
+    let c = reqwest::Client::new();
+    let v: Value = serde_json::from_slice(
+        &c.get(format!("http://{}/eds/admin/api/sessions", gw.addr))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("GET")
+            .bytes()
+            .await
+            .expect("body"),
+    )
+    .expect("json");
+    let sid = v["sessions"]
+        .as_array()
+        .expect("sessions")
+        .iter()
+        .find(|s| s["iin"] == Value::String(w.nurse.iin.clone()))
+        .and_then(|s| s["sid"].as_str())
+        .expect("nurse session")
+        .to_string();
+    let r = c
+        .post(format!("http://{}/eds/admin/api/kill", gw.addr))
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .body(json!({"sid": sid}).to_string())
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(r.status().as_u16(), 200);
+    let (status, v) = api_get(&gw, &again, "/eds/session").await;
+    assert_eq!(
+        (status, v["code"].as_str()),
+        (401, Some("session_ended")),
+        "{v}"
+    );
+    let ended = gw.last_audit("session_ended");
+    assert_eq!(field(&ended, "reason"), "killed");
+    assert_eq!(field(&ended, "by"), "operator-token");
+
+    // Removing what is not there says so.
+    let (code, _, err) = cli(&["block", "remove", "--config", &config, "--serial", "abcdef"]).await;
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("no such block"), "{err}");
 }

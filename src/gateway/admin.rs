@@ -547,7 +547,7 @@ async fn webhook(
     s.audit_event(
         "revocation_webhook",
         json!({"serial": serial, "iin": v["iin"].as_str(), "status": v["status"],
-               "event": v["event"].as_str(), "ip": ip.to_string()}),
+               "kind": v["event"].as_str(), "ip": ip.to_string()}),
     )
     .await;
     let _ = s

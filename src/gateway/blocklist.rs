@@ -139,7 +139,7 @@ impl BlockList {
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut v: Vec<BlockEntry> = m.values().cloned().collect();
-        v.sort_by(|a, b| (a.at, a.key()).cmp(&(b.at, b.key())));
+        v.sort_by_key(|a| (a.at, a.key()));
         v
     }
 

@@ -617,10 +617,13 @@ impl Store for EmbeddedStore {
     }
 
     async fn block_list(&self) -> Result<Vec<super::BlockEntry>, StoreError> {
-        self.blocks
+        let mut v = self
+            .blocks
             .lock()
             .map(|l| l.clone())
-            .map_err(|_| StoreError::Io("block list lock poisoned".into()))
+            .map_err(|_| StoreError::Io("block list lock poisoned".into()))?;
+        v.sort_by_key(|a| (a.at, a.key()));
+        Ok(v)
     }
 
     async fn put_tombstone(

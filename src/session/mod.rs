@@ -856,6 +856,80 @@ mod suite {
         }
     }
 
+    async fn block_list_survives_reopen_and_is_shared(b: &mut dyn Backend) {
+        let a = b.open().await.expect("open");
+        let e1 = BlockEntry {
+            kind: "iin".into(),
+            value: "870412300415".into(),
+            reason: "token reported lost".into(),
+            by: "870101300123 Admin".into(),
+            at: 100,
+        };
+        let e2 = BlockEntry {
+            kind: "serial".into(),
+            value: "4b1f6e".into(),
+            reason: "laptop stolen".into(),
+            by: "operator-token".into(),
+            at: 200,
+        };
+        a.block_put(&e2).await.expect("put");
+        a.block_put(&e1).await.expect("put");
+        // Same key again replaces.
+        let mut e1b = e1.clone();
+        e1b.reason = "key compromise".into();
+        a.block_put(&e1b).await.expect("put");
+        assert_eq!(
+            a.block_list().await.expect("list"),
+            vec![e1b.clone(), e2.clone()]
+        );
+        let other = b.second().await;
+        if let Some(o) = &other {
+            assert_eq!(
+                o.block_list().await.expect("list"),
+                vec![e1b.clone(), e2.clone()]
+            );
+        }
+        drop(other);
+        drop(a);
+        let a = b.open().await.expect("reopen");
+        assert_eq!(
+            a.block_list().await.expect("list"),
+            vec![e1b.clone(), e2.clone()]
+        );
+        assert_eq!(
+            a.block_remove(&e2.key()).await.expect("remove"),
+            Some(e2.clone())
+        );
+        assert_eq!(a.block_remove(&e2.key()).await.expect("remove"), None);
+        assert_eq!(a.block_list().await.expect("list"), vec![e1b]);
+    }
+
+    async fn tombstone_answers_until_its_end(b: &mut dyn Backend) {
+        let a = b.open().await.expect("open");
+        let t = now();
+        let th = hex_sha256("evicted");
+        assert_eq!(a.tombstone(&th, t).await.expect("get"), None);
+        a.put_tombstone(&th, "session_blocked", t + 600)
+            .await
+            .expect("put");
+        assert_eq!(
+            a.tombstone(&th, t).await.expect("get").as_deref(),
+            Some("session_blocked")
+        );
+        if let Some(o) = b.second().await {
+            assert_eq!(
+                o.tombstone(&th, t).await.expect("get").as_deref(),
+                Some("session_blocked")
+            );
+        }
+        let short = hex_sha256("short");
+        a.put_tombstone(&short, "session_revoked", t + 1)
+            .await
+            .expect("put");
+        tokio::time::sleep(Duration::from_millis(2100)).await;
+        assert_eq!(a.tombstone(&short, now()).await.expect("get"), None);
+    }
+
     // ---- embedded-only scenarios ----
 
     async fn torn_journal_tail_is_ignored(b: &mut EmbeddedBackend) {
@@ -1052,6 +1126,8 @@ mod suite {
         events_reach_a_second_instance,
         remove_returns_the_session_once,
         corrupt_record_is_an_error_not_a_panic,
+        block_list_survives_reopen_and_is_shared,
+        tombstone_answers_until_its_end,
     );
 
     on_embedded!(

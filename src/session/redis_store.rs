@@ -605,7 +605,7 @@ impl Store for RedisStore {
                 .map_err(|e| StoreError::Corrupt(format!("block entry {k}: {e}")))?;
             out.push(e);
         }
-        out.sort_by(|a, b| (a.at, a.key()).cmp(&(b.at, b.key())));
+        out.sort_by_key(|a| (a.at, a.key()));
         Ok(out)
     }
 

@@ -379,6 +379,12 @@ const ADMIN_BAD_INPUT: Text = Text {
     en: "Invalid request: give an IIN (12 digits) or a certificate serial (hex) and a reason.",
 };
 
+const SESSION_NOT_FOUND: Text = Text {
+    kk: "Бұл сеанс енді белсенді емес.",
+    ru: "Этот сеанс уже не активен.",
+    en: "That session is no longer live.",
+};
+
 // ---- The login exchange ---------------------------------------------------------------------
 
 const CHALLENGE_UNKNOWN: Text = Text {
@@ -689,7 +695,8 @@ fn lookup(code: &str) -> Option<&'static Text> {
         "session_revoked" => &SESSION_REVOKED,
         "session_blocked" => &SESSION_BLOCKED,
         "admin_only" | "webhook_forbidden" => &ADMIN_ONLY,
-        "admin_bad_input" | "session_not_found" => &ADMIN_BAD_INPUT,
+        "admin_bad_input" => &ADMIN_BAD_INPUT,
+        "session_not_found" => &SESSION_NOT_FOUND,
 
         // The challenge/login exchange.
         "challenge_unknown" => &CHALLENGE_UNKNOWN,

@@ -25,16 +25,29 @@ try {
     extraHTTPHeaders: { 'Accept-Language': plan.locale },
     viewport: { width: 1280, height: 900 },
   });
-  await context.addCookies(plan.cookies.map((c) => ({
-    name: c.name, value: c.value, url: c.url, secure: true, httpOnly: true, sameSite: 'Lax',
-  })));
   await context.addInitScript(() => {
     window.__eds = { csp: [] };
     document.addEventListener('securitypolicyviolation', (e) => {
       window.__eds.csp.push(`${e.violatedDirective} ${e.blockedURI}`);
     });
   });
+  // The session cookie of a login the Rust test made (a __Host- cookie: Secure, Path=/, no
+  // Domain). Chromium counts http://127.0.0.1 as a secure context, as it does when the gateway
+  // sets the cookie itself; CDP may still refuse a Secure cookie for an http URL, so the page
+  // sets it instead (not HttpOnly then, which changes nothing the test looks at).
   const page = await context.newPage();
+  try {
+    await context.addCookies(plan.cookies.map((c) => ({
+      name: c.name, value: c.value, domain: new URL(c.url).hostname, path: '/',
+      secure: true, httpOnly: true, sameSite: 'Lax',
+    })));
+  } catch (e) {
+    for (const c of plan.cookies) {
+      await page.goto(`${c.url}/eds/healthz`);
+      await page.evaluate((v) => { document.cookie = v; },
+        `${c.name}=${c.value}; Secure; Path=/; SameSite=Lax`);
+    }
+  }
   page.on('console', (m) => {
     if (m.type() === 'error') { out.console.push({ type: m.type(), text: m.text() }); }
   });
@@ -60,7 +73,7 @@ try {
         sessions: document.querySelectorAll('tr.adm-session').length,
         blocks: document.querySelectorAll('tr.adm-block').length,
         text: document.body ? document.body.innerText : '',
-        csp: window.__eds ? window.__eds.csp : [],
+        csp: window.__eds ? window.__eds.csp : ['init script did not run'],
       }), lastStatus);
       out.csp.push(...out.snapshots[step.snapshot].csp);
     } else if (step.screenshot) {
