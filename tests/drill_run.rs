@@ -19,7 +19,7 @@ fn tmp(name: &str) -> PathBuf {
     d
 }
 
-/// A CI-sized drill: 2 people (GOST and RSA), 2-second OCSP re-check and CRL refresh.
+/// A CI-sized drill: 2 people (GOST and RSA), 3-second OCSP re-check, 2-second CRL refresh.
 const SHORT: &str = r#"
 users = 2
 browse_interval_ms = 100
@@ -28,7 +28,7 @@ tail_secs = 0.5
 scenarios = ["revoke-push", "revoke-ocsp", "revoke-crl", "outage", "block"]
 
 [intervals]
-ocsp_recheck_secs = 2
+ocsp_recheck_secs = 3
 crl_refresh_secs = 2
 ocsp_max_age_secs = 2
 
@@ -281,7 +281,7 @@ fn bad_scenario_file_is_a_usage_error_listing_every_problem() {
         "users = 1\nscenarios = [\"revoke-everything\"]\n[intervals]\nocsp_recheck_secs = 0\n",
     );
     assert_eq!(code, 64, "{stderr}");
-    assert!(stderr.contains("3 problem(s)"), "{stderr}");
+    assert!(stderr.contains("4 problem(s)"), "{stderr}");
     assert!(!dir.join("out/report.json").exists());
     let out = Command::new(env!("CARGO_BIN_EXE_eds-gateway"))
         .args(["drill", "run", "--gateway", "http://127.0.0.1:9"])

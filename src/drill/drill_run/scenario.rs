@@ -406,6 +406,12 @@ pub fn parse(text: &str) -> Result<Plan, Vec<String>> {
             p.push(format!("{name} = {v}: between 1 and 600"));
         }
     }
+    if intervals.ocsp_max_age_secs >= intervals.ocsp_recheck_secs {
+        p.push(format!(
+            "intervals.ocsp_max_age_secs = {} must be shorter than ocsp_recheck_secs = {} (re-checks go through the OCSP cache)",
+            intervals.ocsp_max_age_secs, intervals.ocsp_recheck_secs
+        ));
+    }
     let goals = Goals {
         push_secs: f.goals.push_secs.unwrap_or(d.goals.push_secs),
         poll_margin_secs: f.goals.poll_margin_secs.unwrap_or(d.goals.poll_margin_secs),
@@ -503,7 +509,7 @@ mod tests {
              [intervals]\nocsp_recheck_secs = 0\n[outage]\nmode = \"fast\"\n",
         )
         .expect_err("bad");
-        assert_eq!(e.len(), 5, "{e:?}");
+        assert_eq!(e.len(), 6, "{e:?}");
     }
 
     #[test]
