@@ -209,6 +209,8 @@ struct Run {
     gateway: Option<RunningGateway>,
     addr: SocketAddr,
     origin: String,
+    /// The in-process gateway's audit log.
+    audit: Option<PathBuf>,
 }
 
 impl Run {
@@ -378,6 +380,7 @@ impl Drill<'_> {
             lanes,
             stop,
             browsing: Vec::new(),
+            audit: gateway.as_ref().map(|g| g.audit.clone()),
             gateway,
             addr,
             origin: origin.clone(),
@@ -567,10 +570,36 @@ impl Drill<'_> {
         self.await_eviction(&run, victim, t0, deadline).await;
         probe.abort();
         let others: Vec<usize> = (0..run.lanes.len()).filter(|i| *i != victim).collect();
+        let audit = run.audit.clone();
         let (events, duration, lanes) = run.finish().await;
         report.duration_ms = duration;
         report.lanes = lanes;
         Self::finish_eviction(report, events, victim, t0, &goals, &others);
+        let source = match kind {
+            Kind::RevokePush => "webhook",
+            Kind::RevokeOcsp => "ocsp",
+            _ => "crl",
+        };
+        self.audit_check(report, audit, victim, source);
+    }
+
+    /// In-process: the gateway's audit log names the channel that evicted.
+    fn audit_check(
+        &self,
+        report: &mut ScenarioReport,
+        audit: Option<PathBuf>,
+        victim: usize,
+        source: &str,
+    ) {
+        let Some(path) = audit else { return };
+        let log = std::fs::read_to_string(&path).unwrap_or_default();
+        let sources = measure::audit_sources(&log, &self.people[victim].user.iin);
+        report
+            .measurements
+            .insert("audit_sources".into(), json!(sources));
+        report
+            .expectations
+            .push(measure::audit_expectation(&sources, source));
     }
 
     async fn block_scenario(&mut self, run: Run, victim: usize, report: &mut ScenarioReport) {
@@ -665,10 +694,12 @@ impl Drill<'_> {
         )
         .await;
         let others: Vec<usize> = (0..run.lanes.len()).filter(|i| *i != victim).collect();
+        let audit = run.audit.clone();
         let (events, duration, lanes) = run.finish().await;
         report.duration_ms = duration;
         report.lanes = lanes;
         Self::finish_eviction(report, events, victim, t0, &goals, &others);
+        self.audit_check(report, audit, victim, "block");
         report.expectations.push(Expectation {
             name: "After unblock the key logs in again / После разблокировки вход снова возможен"
                 .into(),

@@ -144,8 +144,46 @@ pub fn eviction_expectations(f: &Facts, t0: u64, g: &EvictionGoals) -> Vec<Expec
     out
 }
 
+/// The `source` of every `session_evicted` audit record for `iin` in an audit log (JSON lines;
+/// lines that do not parse are skipped).
+pub fn audit_sources(log: &str, iin: &str) -> Vec<String> {
+    log.lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["event"] == "session_evicted" && v["iin"] == iin)
+        .map(|v| v["source"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+/// The expectation that the eviction was audited with the channel's source.
+pub fn audit_expectation(sources: &[String], want: &str) -> Expectation {
+    Expectation {
+        name:
+            "The eviction is audited with its source / Завершение сеанса записано в журнал аудита"
+                .into(),
+        goal: format!("session_evicted, source {want}"),
+        measured: if sources.is_empty() {
+            "no session_evicted record".into()
+        } else {
+            format!("source {}", sources.join(", "))
+        },
+        passed: !sources.is_empty() && sources.iter().all(|s| s == want),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn audit_sources_are_read_for_the_victim_only() {
+        let log = "{\"event\":\"session_evicted\",\"iin\":\"1\",\"source\":\"webhook\"}\n\
+                   not json\n{\"event\":\"session_evicted\",\"iin\":\"2\",\"source\":\"crl\"}\n\
+                   {\"event\":\"login\",\"iin\":\"1\"}\n";
+        let s = audit_sources(log, "1");
+        assert_eq!(s, ["webhook"]);
+        assert!(audit_expectation(&s, "webhook").passed);
+        assert!(!audit_expectation(&s, "ocsp").passed);
+        assert!(!audit_expectation(&[], "ocsp").passed);
+    }
+
     use super::*;
 
     fn req(t: u64, lane: usize, status: u16, code: Option<&str>) -> Event {

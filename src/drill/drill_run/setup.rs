@@ -66,6 +66,8 @@ pub struct RunningGateway {
     pub addr: SocketAddr,
     /// Its public origin.
     pub origin: String,
+    /// Its audit log.
+    pub audit: PathBuf,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
 }
@@ -268,6 +270,7 @@ impl Env {
         Ok(RunningGateway {
             addr,
             origin: format!("http://{addr}"),
+            audit: gdir.join("audit.jsonl"),
             stop: Some(tx),
             task,
         })
