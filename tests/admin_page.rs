@@ -35,7 +35,7 @@ fn screenshot(name: &str) -> String {
 }
 
 fn run_admin(
-    b: &browser_support::Browser,
+    _checked: &browser_support::Browser,
     locale: &str,
     cookie: &str,
     url: &str,
@@ -43,7 +43,6 @@ fn run_admin(
 ) -> Value {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
     let chromium = std::env::var("EDS_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    let _ = b;
     let plan = json!({
         "chromium": chromium,
         "locale": locale,
