@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 pub mod audit;
 pub mod block;
+pub mod drill;
 pub mod inputs;
 pub mod ncalayer;
 pub mod pki;
@@ -54,6 +55,9 @@ enum Command {
     /// Emergency block list (through the running gateway's admin API).
     #[command(subcommand)]
     Block(block::BlockCommand),
+    /// Revocation drills: revoke or block a key during live sessions and measure (issue 8).
+    #[command(subcommand)]
+    Drill(drill::DrillCommand),
 }
 
 /// Parses `args` and runs the chosen subcommand.
@@ -82,5 +86,6 @@ where
         Command::Demo(a) => serve::demo(a),
         Command::Audit(c) => audit::run(c),
         Command::Block(c) => block::run(c),
+        Command::Drill(c) => drill::run(c),
     }
 }

@@ -18,5 +18,7 @@ pub mod der;
 pub mod keys;
 pub mod ncalayer;
 pub mod p12out;
+pub mod report;
 pub mod responder;
+pub mod run;
 pub mod sign;
