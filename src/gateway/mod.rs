@@ -3,6 +3,8 @@
 pub mod client;
 pub mod config;
 pub mod demo;
+pub mod listener;
 pub mod run;
 pub mod server;
+pub mod tls;
 pub mod upstream;
