@@ -605,7 +605,10 @@ impl Config {
                     self.server.public_origin
                 ));
             }
-            for (k, f) in [("tls.cert_file", &t.cert_file), ("tls.key_file", &t.key_file)] {
+            for (k, f) in [
+                ("tls.cert_file", &t.cert_file),
+                ("tls.key_file", &t.key_file),
+            ] {
                 let f = self.resolve(f);
                 if !f.is_file() {
                     p.push(format!("{k} {}: no such file", f.display()));

@@ -121,7 +121,11 @@ pub fn bind_one(addr: SocketAddr, reuse_port: bool) -> std::io::Result<std::net:
 
 /// Binds `max(workers, 1)` listeners on `listen` (port 0: the first one's port for the rest)
 /// and the redirect listener if any.
-pub fn bind(listen: SocketAddr, workers: usize, redirect: Option<SocketAddr>) -> std::io::Result<Bound> {
+pub fn bind(
+    listen: SocketAddr,
+    workers: usize,
+    redirect: Option<SocketAddr>,
+) -> std::io::Result<Bound> {
     let reuse = workers > 1;
     let first = bind_one(listen, reuse)?;
     let actual = first.local_addr()?;
@@ -317,7 +321,10 @@ async fn accept_loop(
     // Stop accepting: new connections are refused from here on.
     drop(listener);
     let _ = phase_tx.send(1);
-    if tokio::time::timeout(drain, graceful.shutdown()).await.is_err() {
+    if tokio::time::timeout(drain, graceful.shutdown())
+        .await
+        .is_err()
+    {
         eprintln!(
             "eds-gateway: drain time ({} s) over: closing the remaining connections",
             drain.as_secs()

@@ -26,8 +26,8 @@ use crate::session::Store;
 
 use super::config::Config;
 use super::listener::{self, Bound, ListenOptions};
-use super::tls::{ReloadOutcome, Reloader};
 use super::server::{self, AppState, Clock, PRELOGIN_COOKIE, SESSION_COOKIE};
+use super::tls::{ReloadOutcome, Reloader};
 use super::upstream::Upstream;
 
 /// What [`build`] made, besides the state: handles for tests and the demo.
@@ -357,7 +357,8 @@ pub fn listen_options(cfg: &Config) -> Result<ListenOptions, Vec<String>> {
         opts.tls = Some(Arc::new(r));
         if !t.hsts.is_empty() {
             opts.hsts = Some(
-                HeaderValue::from_str(&t.hsts).map_err(|_| vec![format!("tls.hsts {:?}", t.hsts)])?,
+                HeaderValue::from_str(&t.hsts)
+                    .map_err(|_| vec![format!("tls.hsts {:?}", t.hsts)])?,
             );
         }
     }
@@ -404,7 +405,9 @@ pub async fn serve_bound(
             move |r| {
                 let (event, fields) = match r {
                     ReloadOutcome::Reloaded => ("tls_reloaded", json!({})),
-                    ReloadOutcome::Failed(e) => ("tls_reload_failed", json!({"error": e.to_string()})),
+                    ReloadOutcome::Failed(e) => {
+                        ("tls_reload_failed", json!({"error": e.to_string()}))
+                    }
                     ReloadOutcome::Unchanged => return,
                 };
                 eprintln!("eds-gateway: {event} {fields}");

@@ -132,13 +132,12 @@ pub fn pair_from_pem(
     let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|_| TlsLoadError::NoPrivateKey {
         file: key_file.to_path_buf(),
     })?;
-    let signing = provider()
-        .key_provider
-        .load_private_key(key)
-        .map_err(|e| TlsLoadError::UnsupportedKey {
+    let signing = provider().key_provider.load_private_key(key).map_err(|e| {
+        TlsLoadError::UnsupportedKey {
             file: key_file.to_path_buf(),
             error: e.to_string(),
-        })?;
+        }
+    })?;
     let ck = CertifiedKey::new(chain, signing);
     // RFC 8446 §4.4.2: the peer checks our signature against the leaf's key; a mismatch would
     // fail every handshake, so refuse it here, before it replaces a working pair.
@@ -327,7 +326,10 @@ mod tests {
 
     #[test]
     fn missing_files_are_unreadable() {
-        let e = load_pair(Path::new("/nonexistent/c.pem"), Path::new("/nonexistent/k.pem"));
+        let e = load_pair(
+            Path::new("/nonexistent/c.pem"),
+            Path::new("/nonexistent/k.pem"),
+        );
         assert!(matches!(e, Err(TlsLoadError::Unreadable { .. })), "{e:?}");
     }
 }
