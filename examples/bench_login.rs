@@ -15,7 +15,10 @@ fn main() -> ExitCode {
         eprintln!("bench_login: {addr:?} is not an address like 127.0.0.1:8080");
         return ExitCode::from(2);
     };
-    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("bench_login: runtime: {e}");
@@ -23,25 +26,23 @@ fn main() -> ExitCode {
         }
     };
     rt.block_on(async {
-        let signer = match std::fs::read(p12)
-            .map_err(|e| e.to_string())
-            .and_then(|b| {
-                eds_gateway::drill::sign::load_p12(&b, password).map_err(|e| e.to_string())
-            }) {
+        let signer = match std::fs::read(p12).map_err(|e| e.to_string()).and_then(|b| {
+            eds_gateway::drill::sign::load_p12(&b, password).map_err(|e| e.to_string())
+        }) {
             Ok(s) => s,
             Err(e) => {
                 eprintln!("bench_login: {p12}: {e}");
                 return ExitCode::from(1);
             }
         };
-        let mut b = match eds_gateway::gateway::client::Browser::new(addr, &format!("http://{addr}"))
-        {
-            Ok(b) => b,
-            Err(e) => {
-                eprintln!("bench_login: {e}");
-                return ExitCode::from(1);
-            }
-        };
+        let mut b =
+            match eds_gateway::gateway::client::Browser::new(addr, &format!("http://{addr}")) {
+                Ok(b) => b,
+                Err(e) => {
+                    eprintln!("bench_login: {e}");
+                    return ExitCode::from(1);
+                }
+            };
         match b.login(&signer, eds_gateway::clock::now()).await {
             Ok(_) => {
                 println!("{}", b.cookie_header());
