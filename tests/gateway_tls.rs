@@ -802,3 +802,71 @@ async fn check_config_reports_missing_unreadable_and_mismatched_tls_files() {
     assert_eq!(code, 64, "{out}");
     assert!(out.contains("needs a [tls] section"), "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upgraded_connections_reach_the_handler_through_the_accept_loop() {
+    use axum::body::Body;
+    use axum::http::{Request, Response, StatusCode};
+    use eds_gateway::gateway::listener::{self, ListenOptions};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // A handler that answers 101 and echoes on the upgraded socket (what the WebSocket
+    // pass-through does with `hyper::upgrade::on`).
+    let router = axum::Router::new().route(
+        "/up",
+        axum::routing::get(|mut req: Request<Body>| async move {
+            let on = hyper::upgrade::on(&mut req);
+            tokio::spawn(async move {
+                if let Ok(up) = on.await {
+                    let mut io = hyper_util::rt::TokioIo::new(up);
+                    let mut buf = [0u8; 4];
+                    if io.read_exact(&mut buf).await.is_ok() {
+                        let _ = io.write_all(&buf).await;
+                    }
+                }
+            });
+            let mut r = Response::new(Body::empty());
+            *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+            r.headers_mut()
+                .insert("connection", "upgrade".parse().expect("value"));
+            r.headers_mut()
+                .insert("upgrade", "echo".parse().expect("value"));
+            r
+        }),
+    );
+    let bound = listener::bind("127.0.0.1:0".parse().expect("addr"), 0, None).expect("bind");
+    let addr = bound.local_addr().expect("addr");
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let serve = tokio::spawn(listener::serve(
+        router,
+        bound,
+        ListenOptions::plain(),
+        async move {
+            let _ = rx.await;
+        },
+    ));
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    s.write_all(b"GET /up HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: echo\r\n\r\n")
+        .await
+        .expect("write");
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut b = [0u8; 1];
+        s.read_exact(&mut b).await.expect("read head");
+        head.push(b[0]);
+    }
+    let head = String::from_utf8_lossy(&head);
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    s.write_all(b"ping").await.expect("write ping");
+    let mut back = [0u8; 4];
+    tokio::time::timeout(Duration::from_secs(10), s.read_exact(&mut back))
+        .await
+        .expect("echo in time")
+        .expect("read echo");
+    assert_eq!(&back, b"ping");
+    let _ = tx.send(());
+    tokio::time::timeout(Duration::from_secs(30), serve)
+        .await
+        .expect("serve returned")
+        .expect("join")
+        .expect("serve ok");
+}
