@@ -116,7 +116,21 @@ pub fn serve(a: ServeArgs) -> ExitCode {
         Ok(c) => c,
         Err(p) => return bad_config(&a.config, &p),
     };
-    let rt = match runtime() {
+    // With per-core workers the main runtime only runs background work (store events, sweeps,
+    // CRL refreshers, the certificate watcher) and the redirect listener: one thread is enough.
+    let rt = if cfg.server.workers > 0 {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .map_err(|e| {
+                eprintln!("eds-gateway: cannot start the runtime: {e}");
+                ExitCode::from(1)
+            })
+    } else {
+        runtime()
+    };
+    let rt = match rt {
         Ok(r) => r,
         Err(c) => return c,
     };
@@ -125,23 +139,38 @@ pub fn serve(a: ServeArgs) -> ExitCode {
 
 async fn serve_config(cfg: Config, file: &std::path::Path) -> ExitCode {
     let every = Duration::from_secs(cfg.revocation.crl_refresh_secs.max(5));
-    let listen = cfg.server.listen.clone();
+    // Certificates load (and are checked against their key) before any port is bound.
+    let opts = match run::listen_options(&cfg) {
+        Ok(o) => o,
+        Err(p) => return bad_config(file, &p),
+    };
     let built = match run::build(cfg, Arc::new(crate::clock::now)).await {
         Ok(b) => b,
         Err(p) => return bad_config(file, &p),
     };
-    let listener = match tokio::net::TcpListener::bind(&listen).await {
-        Ok(l) => l,
+    let bound = match run::bind(&built.state.cfg) {
+        Ok(b) => b,
         Err(e) => {
-            eprintln!("eds-gateway: cannot listen on {listen}: {e}");
+            eprintln!("eds-gateway: {e}");
             return ExitCode::from(70);
         }
     };
     run::start_revocation(&built.crl_stores, every, crate::clock::now()).await;
-    if let Ok(a) = listener.local_addr() {
-        println!("eds-gateway listening on http://{a}");
+    if let Ok(a) = bound.local_addr() {
+        let scheme = if opts.tls.is_some() { "https" } else { "http" };
+        let workers = match opts.workers {
+            0 => "one multi-threaded runtime".to_string(),
+            n => format!("{n} single-threaded worker runtime(s)"),
+        };
+        println!("eds-gateway listening on {scheme}://{a} ({workers})");
     }
-    match run::serve(built.state, listener, shutdown_signal()).await {
+    if let Some(r) = bound.redirect_addr() {
+        println!(
+            "eds-gateway redirecting http://{r} to {}",
+            opts.redirect_origin
+        );
+    }
+    match run::serve_bound(built.state, bound, opts, shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("eds-gateway: server error: {e}");
@@ -150,8 +179,27 @@ async fn serve_config(cfg: Config, file: &std::path::Path) -> ExitCode {
     }
 }
 
+/// SIGINT (Ctrl-C) or SIGTERM (systemd, Kubernetes): stop accepting and drain.
 async fn shutdown_signal() {
-    let _ = tokio::signal::ctrl_c().await;
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
     eprintln!("eds-gateway: shutting down, draining in-flight requests");
 }
 

@@ -62,6 +62,9 @@ pub struct Config {
     /// The admin page and the operator API (issue 8).
     #[serde(default)]
     pub admin: AdminCfg,
+    /// HTTPS listener (issue 7 item 4); without it only `server.plain_http = true` serves.
+    #[serde(default)]
+    pub tls: Option<TlsCfg>,
     /// Set by [`Config::load`]: the directory relative paths are resolved against.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -88,6 +91,53 @@ pub struct Server {
     /// Largest request body accepted on `/eds/` endpoints (bytes).
     #[serde(default = "default_max_body")]
     pub max_body_bytes: usize,
+    /// 0 (default): one multi-threaded runtime serves everything. N ≥ 1: N single-threaded
+    /// runtimes, each with its own `SO_REUSEPORT` listener (docs/tls.md "Workers").
+    #[serde(default)]
+    pub workers: usize,
+    /// On SIGTERM/SIGINT: stop accepting, give in-flight requests this long, then close.
+    #[serde(default = "default_drain")]
+    pub drain_secs: u64,
+    /// Open client connections at most (across workers); more are closed at accept.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+}
+
+fn default_drain() -> u64 {
+    30
+}
+fn default_max_connections() -> usize {
+    // A hospital has hundreds to a few thousand workstations, each browser keeping ≤ 6
+    // connections; 10 000 leaves room and stays far below the default `ulimit -n` of 1 048 576
+    // systemd gives services.
+    10_000
+}
+
+/// `[tls]`: the HTTPS listener on `server.listen`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsCfg {
+    /// Certificate chain (PEM, leaf first).
+    pub cert_file: PathBuf,
+    /// Private key (PEM: PKCS#8, PKCS#1 or SEC1).
+    pub key_file: PathBuf,
+    /// How often the two files are checked for changes (seconds; a changed pair is swapped in
+    /// for new connections, a bad pair is logged and the old one kept).
+    #[serde(default = "default_tls_reload")]
+    pub reload_secs: u64,
+    /// A plain HTTP listener (e.g. `0.0.0.0:80`) that only answers 308 to the public origin.
+    #[serde(default)]
+    pub redirect_listen: Option<String>,
+    /// `Strict-Transport-Security` on every HTTPS response; `""` sends none.
+    #[serde(default = "default_hsts")]
+    pub hsts: String,
+}
+
+fn default_tls_reload() -> u64 {
+    5
+}
+fn default_hsts() -> String {
+    "max-age=31536000; includeSubDomains".into()
 }
 
 fn default_max_body() -> usize {
@@ -801,12 +851,63 @@ impl Config {
                 self.server.public_origin
             )),
         }
-        if !self.server.plain_http {
-            p.push(
-                "TLS listener is not built yet (issue 7): set server.plain_http = true and put the \
-                 gateway behind a TLS terminator on the same host"
+        match (&self.tls, self.server.plain_http) {
+            (None, false) => p.push(
+                "server.plain_http = false needs a [tls] section (cert_file, key_file); plain \
+                 http only with server.plain_http = true (localhost demos, or behind a TLS \
+                 terminator on the same host)"
                     .into(),
-            );
+            ),
+            (Some(_), true) => p.push(
+                "[tls] and server.plain_http = true: choose one (remove plain_http to serve HTTPS)"
+                    .into(),
+            ),
+            _ => {}
+        }
+        if let Some(t) = &self.tls {
+            if !self.server.public_origin.starts_with("https://") {
+                p.push(format!(
+                    "server.public_origin {:?}: [tls] needs an https:// origin",
+                    self.server.public_origin
+                ));
+            }
+            for (k, f) in [
+                ("tls.cert_file", &t.cert_file),
+                ("tls.key_file", &t.key_file),
+            ] {
+                let f = self.resolve(f);
+                if !f.is_file() {
+                    p.push(format!("{k} {}: no such file", f.display()));
+                }
+            }
+            if !(1..=3600).contains(&t.reload_secs) {
+                p.push("tls.reload_secs: between 1 and 3600".into());
+            }
+            if let Some(r) = &t.redirect_listen
+                && r.parse::<std::net::SocketAddr>().is_err()
+            {
+                p.push(format!(
+                    "tls.redirect_listen {r:?}: not an address like 0.0.0.0:80"
+                ));
+            }
+            if !t.hsts.is_empty()
+                && (!t.hsts.starts_with("max-age=")
+                    || !t.hsts.bytes().all(|b| (b' '..=b'~').contains(&b)))
+            {
+                p.push(format!(
+                    "tls.hsts {:?}: \"max-age=SECONDS[; includeSubDomains][; preload]\" or \"\"",
+                    t.hsts
+                ));
+            }
+        }
+        if self.server.workers > 256 {
+            p.push("server.workers: at most 256 (0 = one multi-threaded runtime)".into());
+        }
+        if self.server.drain_secs > 3600 {
+            p.push("server.drain_secs: at most 3600".into());
+        }
+        if self.server.max_connections == 0 {
+            p.push("server.max_connections: at least 1".into());
         }
         if self.server.max_body_bytes < 16 * 1024 || self.server.max_body_bytes > 16 << 20 {
             p.push("server.max_body_bytes: must be between 16384 and 16777216".into());

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::http::HeaderValue;
 use serde_json::json;
 
 use crate::audit::{AuditConfig, AuditLog, FsyncMode};
@@ -24,7 +25,9 @@ use crate::revocation::policy::{Mode, Policy};
 use crate::session::Store;
 
 use super::config::Config;
+use super::listener::{self, Bound, ListenOptions};
 use super::server::{self, AppState, Clock, PRELOGIN_COOKIE, SESSION_COOKIE};
+use super::tls::{ReloadOutcome, Reloader};
 use super::upstream::Upstream;
 
 /// What [`build`] made, besides the state: handles for tests and the demo.
@@ -122,6 +125,9 @@ pub async fn check(cfg: &Config) -> Result<Checked, Vec<String>> {
         && let Err(e) = open_store(cfg).await
     {
         problems.push(e);
+    }
+    if let Err(p) = listen_options(cfg) {
+        problems.extend(p);
     }
     match (trust, staff) {
         (Some(trust), Some(staff)) if problems.is_empty() => Ok(Checked {
@@ -313,17 +319,104 @@ pub async fn start_revocation(stores: &[Arc<CrlStore>], every: Duration, now: Un
     }
 }
 
-/// Serves `state` on `listener` until `shutdown` resolves, then drains in-flight requests.
+/// Serves `state` on `listener` (plain HTTP, on the caller's runtime) until `shutdown`
+/// resolves, then drains in-flight requests for `server.drain_secs`.
 pub async fn serve(
     state: Arc<AppState>,
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let background = server::spawn_background(&state);
-    let app = server::app(state).into_make_service_with_connect_info::<SocketAddr>();
-    let r = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let mut opts = ListenOptions::plain();
+    opts.drain = Duration::from_secs(state.cfg.server.drain_secs);
+    opts.max_connections = state.cfg.server.max_connections;
+    let bound = Bound {
+        main: vec![listener.into_std()?],
+        redirect: None,
+    };
+    serve_bound(state, bound, opts, shutdown).await
+}
+
+/// The listener options `cfg` asks for: loads the TLS certificate and key (`Err` names every
+/// problem with them).
+pub fn listen_options(cfg: &Config) -> Result<ListenOptions, Vec<String>> {
+    let s = &cfg.server;
+    let mut opts = ListenOptions {
+        workers: s.workers,
+        drain: Duration::from_secs(s.drain_secs),
+        max_connections: s.max_connections,
+        tls: None,
+        hsts: None,
+        redirect_origin: super::config::parse_origin(&s.public_origin)
+            .unwrap_or_else(|| s.public_origin.clone()),
+    };
+    if let Some(t) = &cfg.tls {
+        let r = Reloader::new(&cfg.resolve(&t.cert_file), &cfg.resolve(&t.key_file))
+            .map_err(|e| vec![format!("tls: {e}")])?;
+        opts.tls = Some(Arc::new(r));
+        if !t.hsts.is_empty() {
+            opts.hsts = Some(
+                HeaderValue::from_str(&t.hsts)
+                    .map_err(|_| vec![format!("tls.hsts {:?}", t.hsts)])?,
+            );
+        }
+    }
+    Ok(opts)
+}
+
+/// Binds what `cfg` names: `server.listen` (once per worker) and `tls.redirect_listen`.
+pub fn bind(cfg: &Config) -> Result<Bound, String> {
+    let listen: SocketAddr = cfg
+        .server
+        .listen
+        .parse()
+        .map_err(|_| format!("server.listen {:?}", cfg.server.listen))?;
+    let redirect = match cfg.tls.as_ref().and_then(|t| t.redirect_listen.as_ref()) {
+        Some(r) => Some(
+            r.parse::<SocketAddr>()
+                .map_err(|_| format!("tls.redirect_listen {r:?}"))?,
+        ),
+        None => None,
+    };
+    listener::bind(listen, cfg.server.workers, redirect).map_err(|e| {
+        format!(
+            "cannot listen on {}{}: {e}",
+            cfg.server.listen,
+            redirect.map(|r| format!(" / {r}")).unwrap_or_default()
+        )
+    })
+}
+
+/// Serves `state` on `bound` with `opts` until `shutdown` resolves, then drains. Background
+/// work (store events, sweeps, the certificate watcher) runs on the caller's runtime.
+pub async fn serve_bound(
+    state: Arc<AppState>,
+    bound: Bound,
+    opts: ListenOptions,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let mut background = server::spawn_background(&state);
+    if let (Some(reloader), Some(t)) = (&opts.tls, &state.cfg.tls) {
+        let audit = state.audit.clone();
+        let clock = state.clock.clone();
+        background.push(reloader.spawn_watcher(
+            Duration::from_secs(t.reload_secs.max(1)),
+            move |r| {
+                let (event, fields) = match r {
+                    ReloadOutcome::Reloaded => ("tls_reloaded", json!({})),
+                    ReloadOutcome::Failed(e) => {
+                        ("tls_reload_failed", json!({"error": e.to_string()}))
+                    }
+                    ReloadOutcome::Unchanged => return,
+                };
+                eprintln!("eds-gateway: {event} {fields}");
+                if let Err(e) = audit.append(event, clock(), fields) {
+                    eprintln!("eds-gateway: AUDIT WRITE FAILED for {event}: {e}");
+                }
+            },
+        ));
+    }
+    let router = server::app(state);
+    let r = listener::serve(router, bound, opts, shutdown).await;
     for t in background {
         t.abort();
     }

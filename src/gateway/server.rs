@@ -385,21 +385,29 @@ pub fn safe_next(next: Option<&str>) -> String {
     }
 }
 
+/// The gateway's own responses (pages, JSON, redirects): never cached (login responses carry
+/// cookies and tokens), never framed (clickjacking a login or logout button), no Referer with
+/// the session's URLs, and a CSP — the page's own, or for anything that is not a page one that
+/// allows nothing. HSTS is added by the listener on HTTPS (it knows the transport).
 pub(super) fn security_headers(h: &mut HeaderMap, csp: Option<String>) {
     let pairs = [
-        ("cache-control", "no-store".to_string()),
-        ("x-content-type-options", "nosniff".to_string()),
-        ("referrer-policy", "no-referrer".to_string()),
-        ("x-frame-options", "DENY".to_string()),
+        ("cache-control", "no-store"),
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", "no-referrer"),
+        ("x-frame-options", "DENY"),
+        // No window opened from elsewhere keeps a handle on a gateway page.
+        ("cross-origin-opener-policy", "same-origin"),
+        ("cross-origin-resource-policy", "same-origin"),
     ];
     for (k, v) in pairs {
-        if let Ok(v) = HeaderValue::from_str(&v) {
-            h.insert(k, v);
-        }
+        h.insert(k, HeaderValue::from_static(v));
     }
-    if let Some(c) = csp.and_then(|c| HeaderValue::from_str(&c).ok()) {
-        h.insert("content-security-policy", c);
-    }
+    let csp = csp
+        .and_then(|c| HeaderValue::from_str(&c).ok())
+        .unwrap_or(HeaderValue::from_static(
+            "default-src 'none'; frame-ancestors 'none'; base-uri 'none'",
+        ));
+    h.insert("content-security-policy", csp);
 }
 
 fn set_cookie(h: &mut HeaderMap, value: String) {
