@@ -139,6 +139,11 @@ pub fn serve(a: ServeArgs) -> ExitCode {
 
 async fn serve_config(cfg: Config, file: &std::path::Path) -> ExitCode {
     let every = Duration::from_secs(cfg.revocation.crl_refresh_secs.max(5));
+    // JSON (or text) log lines on stderr, one per request, from here on.
+    if let Err(e) = crate::gateway::logging::init_logging(&cfg.log) {
+        eprintln!("eds-gateway: {e}");
+    }
+    let instance = cfg.instance();
     // Certificates load (and are checked against their key) before any port is bound.
     let opts = match run::listen_options(&cfg) {
         Ok(o) => o,
@@ -170,7 +175,15 @@ async fn serve_config(cfg: Config, file: &std::path::Path) -> ExitCode {
             opts.redirect_origin
         );
     }
-    match run::serve_bound(built.state, bound, opts, shutdown_signal()).await {
+    crate::gateway::logging::log_started(
+        &instance,
+        &built.state.cfg.server.listen,
+        built.state.store.backend(),
+        built.state.assertions.as_ref().map(|a| a.key().kid()),
+    );
+    let served = run::serve_bound(built.state, bound, opts, shutdown_signal()).await;
+    crate::gateway::logging::log_stopped(&instance);
+    match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("eds-gateway: server error: {e}");
