@@ -703,6 +703,14 @@ async fn every_spelling_of_a_forged_identity_header_is_replaced_by_the_gateways_
             // The sid is the session's, whatever it is: one value, not the forged one.
             assert_eq!(got.len(), 1, "{attempt}: {got:?}");
             assert_ne!(got[0], "0000", "{attempt}");
+        } else if *attempt == "forged assertion" {
+            // The forged token is gone; the gateway's own signed JWT (three base64url parts
+            // with a 64-byte Ed25519 signature) is the one value the upstream sees.
+            assert_eq!(got.len(), 1, "{attempt}: {got:?}");
+            assert_ne!(got[0], "e30.e30.sig", "{attempt}");
+            let parts: Vec<&str> = got[0].split('.').collect();
+            assert_eq!(parts.len(), 3, "{attempt}: {got:?}");
+            assert_eq!(parts[2].len(), 86, "{attempt}: an Ed25519 signature");
         } else {
             assert_eq!(&got, want, "{attempt}");
         }
