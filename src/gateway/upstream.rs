@@ -307,7 +307,11 @@ impl Upstream {
             let n = k.as_str().as_bytes();
             n.len() >= p.len()
                 && n.iter().zip(p).all(|(a, b)| {
-                    let a = if *a == b'_' { b'-' } else { a.to_ascii_lowercase() };
+                    let a = if *a == b'_' {
+                        b'-'
+                    } else {
+                        a.to_ascii_lowercase()
+                    };
                     a == *b
                 })
         };
