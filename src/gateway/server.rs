@@ -1195,10 +1195,16 @@ async fn forward(
         Ok(r) => r,
         // Browsers get the kk/ru/en page; API calls the same code as JSON.
         Err(e) if html => error_page(e.status(), e.code(), lang),
-        Err(e) => json_response(
-            e.status(),
-            json!({"ok": false, "code": e.code(), "message": i18n::message(e.code(), lang)}),
-        ),
+        Err(e) => {
+            let mut r = json_response(
+                e.status(),
+                json!({"ok": false, "code": e.code(), "message": i18n::message(e.code(), lang)}),
+            );
+            // Counted as an upstream error by the middleware, as the HTML page is.
+            r.extensions_mut()
+                .insert(super::observe::ErrorCode(e.code().to_string()));
+            r
+        }
     }
 }
 
