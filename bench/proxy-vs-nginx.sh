@@ -13,6 +13,7 @@
 # Usage: bench/proxy-vs-nginx.sh [WORKERS...]      (default: 0 1 2; see docs/tls.md "Workers")
 # Env:   DURATION=10 ROUNDS=3 CONNECTIONS=64 THREADS=2 NGINX_WORKERS=auto BASE_PORT=18080
 #        OUT=target/bench-proxy   (work folder; results in $OUT/results.tsv)
+#        BIN=path/eds-gateway LOGIN=path/bench_login   (prebuilt binaries; no build)
 # Needs: wrk, nginx (Debian: apt-get install -y wrk nginx), a Rust toolchain.
 set -euo pipefail
 
@@ -36,10 +37,13 @@ for t in wrk nginx cargo; do
   command -v "$t" >/dev/null || { echo "needs $t (apt-get install -y wrk nginx)" >&2; exit 1; }
 done
 
-echo "== building (release)"
-cargo build --release --bin eds-gateway --example bench_login >&2
-BIN=target/release/eds-gateway
-LOGIN=target/release/examples/bench_login
+# BIN/LOGIN: binaries to use instead of building (e.g. an older build, to compare).
+if [ -z "${BIN:-}" ]; then
+  echo "== building (release)"
+  cargo build --release --bin eds-gateway --example bench_login >&2
+fi
+BIN=${BIN:-target/release/eds-gateway}
+LOGIN=${LOGIN:-target/release/examples/bench_login}
 
 rm -rf "$OUT"
 mkdir -p "$OUT"

@@ -48,8 +48,91 @@ where
 /// Installs the process-wide subscriber for `serve` (stderr). Call once, after the config is
 /// loaded and before the listener is bound; `Err` if one is installed already.
 pub fn init_logging(cfg: &LogCfg) -> Result<(), String> {
-    tracing::subscriber::set_global_default(subscriber(cfg, std::io::stderr))
+    let writer = BufferedStderr::start();
+    tracing::subscriber::set_global_default(subscriber(cfg, writer))
         .map_err(|e| format!("logging: {e}"))
+}
+
+/// How often buffered log lines are written out.
+const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_millis(50);
+/// A buffer this full is written out at once by the request that filled it.
+const FLUSH_AT: usize = 64 * 1024;
+
+static LOG_BUFFER: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
+
+/// stderr with a buffer: one `write` per 50 ms (or 64 KiB) instead of one per request line.
+/// Lines at `warn` and above are written at once (with everything before them); the shutdown
+/// event flushes ([`log_stopped`]), and so does [`flush_logs`].
+#[derive(Clone, Copy)]
+pub struct BufferedStderr;
+
+impl BufferedStderr {
+    /// Starts the flusher thread (once per process).
+    pub fn start() -> BufferedStderr {
+        static STARTED: std::sync::Once = std::sync::Once::new();
+        STARTED.call_once(|| {
+            let _ = std::thread::Builder::new()
+                .name("eds-log-flush".into())
+                .spawn(|| {
+                    loop {
+                        std::thread::sleep(FLUSH_EVERY);
+                        flush_logs();
+                    }
+                });
+        });
+        BufferedStderr
+    }
+}
+
+/// Writes out buffered log lines.
+pub fn flush_logs() {
+    let mut b = LOG_BUFFER
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if b.is_empty() {
+        return;
+    }
+    let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), &b);
+    b.clear();
+}
+
+/// One event's writer: appends to the buffer, or flushes through it (`urgent`).
+pub struct LineWriter {
+    urgent: bool,
+}
+
+impl std::io::Write for LineWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let full = {
+            let mut b = LOG_BUFFER
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            b.extend_from_slice(buf);
+            b.len() >= FLUSH_AT
+        };
+        if full || self.urgent {
+            flush_logs();
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.urgent {
+            flush_logs();
+        }
+        Ok(())
+    }
+}
+
+impl<'w> MakeWriter<'w> for BufferedStderr {
+    type Writer = LineWriter;
+    fn make_writer(&'w self) -> LineWriter {
+        LineWriter { urgent: true }
+    }
+    fn make_writer_for(&'w self, meta: &tracing::Metadata<'_>) -> LineWriter {
+        LineWriter {
+            urgent: *meta.level() <= tracing::Level::WARN,
+        }
+    }
 }
 
 /// The startup event.
@@ -63,9 +146,11 @@ pub fn log_started(instance: &str, listen: &str, store: &str, assertion_kid: Opt
         version = env!("CARGO_PKG_VERSION"),
         "gateway started"
     );
+    flush_logs();
 }
 
 /// The shutdown event (after in-flight requests drained).
 pub fn log_stopped(instance: &str) {
     tracing::info!(target: "eds_gateway::lifecycle", instance, "gateway stopped");
+    flush_logs();
 }

@@ -122,6 +122,13 @@ impl Metrics {
 
     /// One request answered on `route` with `status` after `took`.
     pub fn request(&self, route: &str, status: u16, took: Duration) {
+        // The common case: the route is known; observe under the read lock, no Arc clone.
+        if let Ok(r) = self.routes.read()
+            && let Some(st) = r.get(route)
+        {
+            st.observe(status, took);
+            return;
+        }
         self.route(route).observe(status, took);
     }
 

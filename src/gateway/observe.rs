@@ -95,7 +95,7 @@ pub async fn middleware(
     if let Some(v) = &rid_value {
         req.headers_mut().insert("x-request-id", v.clone());
     }
-    let route = route_of(&s, req.uri().path()).to_string();
+    let route = route_of(&s, req.uri().path());
     let method = req.method().clone();
     let path: String = req.uri().path().chars().take(512).collect();
     let peer = req
@@ -109,10 +109,10 @@ pub async fn middleware(
     let mut resp = next.run(req).await;
     let took = start.elapsed();
     let status = resp.status().as_u16();
-    s.metrics.request(&route, status, took);
+    s.metrics.request(route, status, took);
     let code = resp.extensions_mut().remove::<ErrorCode>().map(|c| c.0);
     if let Some(c) = code.as_deref().filter(|c| c.starts_with("upstream_")) {
-        s.metrics.upstream_error(&route, c);
+        s.metrics.upstream_error(route, c);
     }
     if let Some(v) = rid_value {
         resp.headers_mut().insert("x-request-id", v);

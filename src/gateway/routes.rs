@@ -2,12 +2,16 @@
 //! route — plain HTTP/1.1, or TLS with rustls against the route's own CA file only (no system
 //! roots: the MIS is inside the hospital, its CA is named in the config).
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::Uri;
+use axum::http::uri::{Authority, PathAndQuery, Scheme};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -28,12 +32,19 @@ pub struct Route {
     pub name: String,
     /// Path prefix.
     pub prefix: String,
-    /// Pooled connections to this route's upstream (one pool per route).
+    /// Pooled connections to this route's upstream (one pool per route), used on a
+    /// multi-threaded runtime; each single-threaded worker runtime (`server.workers` ≥ 1) gets
+    /// its own pool from [`Route::client`].
     pub client: UpstreamClient,
+    connector: HttpsConnector<HttpConnector>,
+    /// Key of this route in the per-thread client table.
+    id: u64,
     /// `http` or `https`.
     pub scheme: String,
+    scheme_parsed: Scheme,
     /// `host:port` of the upstream.
     pub authority: String,
+    authority_parsed: Authority,
     /// The upstream URL's path, without a trailing `/`.
     pub base_path: String,
     /// Send the client's Host (else the upstream's authority).
@@ -78,16 +89,22 @@ impl Route {
         } else {
             builder.https_or_http().enable_http1().wrap_connector(http)
         };
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(60))
-            .pool_max_idle_per_host(256)
-            .build(connector);
+        let client = new_client(connector.clone());
+        let scheme_parsed = uri.scheme().cloned().unwrap_or(Scheme::HTTP);
+        let authority_parsed = uri
+            .authority()
+            .cloned()
+            .ok_or_else(|| format!("{what}: no host"))?;
         Ok(Route {
             name: spec.name.clone(),
             prefix: spec.prefix.clone(),
             client,
+            connector,
+            id: NEXT_ROUTE_ID.fetch_add(1, Ordering::Relaxed),
             scheme,
+            scheme_parsed,
             authority,
+            authority_parsed,
             base_path: uri.path().trim_end_matches('/').to_string(),
             preserve_host: spec.preserve_host,
             connect,
@@ -95,6 +112,60 @@ impl Route {
             idle: Duration::from_secs(spec.idle_timeout_secs),
             websocket: spec.websocket,
         })
+    }
+}
+
+fn new_client(connector: HttpsConnector<HttpConnector>) -> UpstreamClient {
+    Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(60))
+        .pool_max_idle_per_host(256)
+        .build(connector)
+}
+
+static NEXT_ROUTE_ID: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    /// Route id → this thread's client (single-threaded runtimes only).
+    static WORKER_CLIENTS: RefCell<HashMap<u64, UpstreamClient>> = RefCell::new(HashMap::new());
+}
+
+impl Route {
+    /// The client to use from here: on a single-threaded runtime (one per worker thread, see
+    /// `listener.rs`) a pool of this thread's own, so a pooled upstream connection is always
+    /// driven by the runtime that uses it (no cross-thread wake-ups, and no pooled connection
+    /// whose task died with another worker's runtime); elsewhere the route's shared pool.
+    pub fn client(&self) -> UpstreamClient {
+        let current_thread = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread);
+        if !current_thread {
+            return self.client.clone();
+        }
+        WORKER_CLIENTS.with(|c| {
+            c.borrow_mut()
+                .entry(self.id)
+                .or_insert_with(|| new_client(self.connector.clone()))
+                .clone()
+        })
+    }
+
+    /// The upstream URI for a request to `uri` (its path and query under the route's base).
+    pub fn target(&self, uri: &Uri) -> Result<Uri, super::upstream::UpstreamError> {
+        let pq = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+        let mut parts = axum::http::uri::Parts::default();
+        parts.scheme = Some(self.scheme_parsed.clone());
+        parts.authority = Some(self.authority_parsed.clone());
+        parts.path_and_query = Some(if self.base_path.is_empty() {
+            match uri.path_and_query() {
+                Some(p) => p.clone(),
+                None => PathAndQuery::from_static("/"),
+            }
+        } else {
+            let mut s = String::with_capacity(self.base_path.len() + pq.len());
+            s.push_str(&self.base_path);
+            s.push_str(pq);
+            PathAndQuery::try_from(s).map_err(|_| super::upstream::UpstreamError::Unavailable)?
+        });
+        Uri::from_parts(parts).map_err(|_| super::upstream::UpstreamError::Unavailable)
     }
 }
 

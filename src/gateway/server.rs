@@ -871,10 +871,12 @@ pub(super) async fn current_session(
         .ok()
         .and_then(|c| c.get(&token_hash).cloned())
         .filter(|(_, at)| now - at < SESSION_CACHE_SECS);
-    let mut sess = match cached {
-        Some((sess, _)) => sess,
+    // `fetched`: when this copy was read from the store. A cache hit keeps its original time,
+    // so a copy is never trusted for more than SESSION_CACHE_SECS however busy the session is.
+    let (mut sess, fetched, from_cache) = match cached {
+        Some((sess, at)) => (sess, at, true),
         None => match s.store.get_session(&token_hash).await {
-            Ok(Some(sess)) => Arc::new(sess),
+            Ok(Some(sess)) => (Arc::new(sess), now, false),
             Ok(None) => {
                 return Err(match s.store.tombstone(&token_hash, now).await {
                     Ok(Some(code)) => tombstone_code(&code),
@@ -888,12 +890,17 @@ pub(super) async fn current_session(
         end_session(s, &sess, code, "request").await;
         return Err(code);
     }
+    let mut changed = !from_cache;
     if now - sess.last_seen >= 15 {
         // Copy-on-write: the cached value is shared with requests in flight.
         Arc::make_mut(&mut sess).last_seen = now;
         if s.store.touch_session(&token_hash, now).await.is_err() {
             return Err("store_unavailable");
         }
+        changed = true;
+    }
+    if !changed {
+        return Ok(sess);
     }
     if let Ok(mut c) = s.cache.lock() {
         // Bounded: a flood of distinct valid tokens cannot exist (each needs a login), but keep
@@ -901,7 +908,7 @@ pub(super) async fn current_session(
         if c.len() > 200_000 {
             c.clear();
         }
-        c.insert(token_hash, (Arc::clone(&sess), now));
+        c.insert(token_hash, (Arc::clone(&sess), fetched));
     }
     Ok(sess)
 }
@@ -1193,7 +1200,7 @@ async fn forward(
                 e.status(),
                 json!({"ok": false, "code": e.code(), "message": i18n::message(e.code(), lang)}),
             );
-            // Counted by the metrics like the page's code.
+            // Counted as an upstream error by the middleware, as the HTML page is.
             r.extensions_mut()
                 .insert(super::observe::ErrorCode(e.code().to_string()));
             r

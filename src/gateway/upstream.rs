@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use axum::http::{Request, Response, StatusCode, Uri};
+use axum::http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 
 use super::config::{Config, RouteSpec};
@@ -31,16 +31,16 @@ use super::stream::{IdleBody, Progress};
 use crate::session::Session;
 
 /// Hop-by-hop headers (RFC 9110 §7.6.1; Proxy-Connection and Keep-Alive as deployed).
-const HOP_BY_HOP: [&str; 9] = [
-    "connection",
-    "proxy-connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
+const HOP_BY_HOP: [HeaderName; 9] = [
+    header::CONNECTION,
+    HeaderName::from_static("proxy-connection"),
+    HeaderName::from_static("keep-alive"),
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
 ];
 
 /// Why the upstream gave no response.
@@ -75,10 +75,62 @@ pub struct Upstream {
     /// Longest prefix first; the default route (`/`) last.
     routes: Arc<[Route]>,
     prefix_lower: String,
-    prefix: String,
-    fields: Vec<String>,
+    /// `(field, {prefix}{field})` for every configured identity field, names parsed once.
+    fields: Arc<[(Field, HeaderName)]>,
+    /// `{prefix}Assertion`.
+    assertion_name: Option<HeaderName>,
     cookie_names: Vec<String>,
+    /// Key of this instance in the per-thread identity-header cache.
+    id: u64,
 }
+
+/// An identity field the gateway can send.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Field {
+    Iin,
+    Name,
+    Bin,
+    Org,
+    Roles,
+    Serial,
+    Sid,
+}
+
+impl Field {
+    fn parse(f: &str) -> Option<Field> {
+        Some(match f {
+            "iin" => Field::Iin,
+            "name" => Field::Name,
+            "bin" => Field::Bin,
+            "org" => Field::Org,
+            "roles" => Field::Roles,
+            "serial" => Field::Serial,
+            "sid" => Field::Sid,
+            _ => return None,
+        })
+    }
+}
+
+/// A session's identity headers, encoded once and reused while the session's identity is the
+/// same (it never changes within a session; the comparison makes a stale entry harmless).
+struct Encoded {
+    sid: String,
+    identity: crate::session::Identity,
+    headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+/// Entries per thread and `Upstream` before the cache is emptied (a worker sees at most the
+/// live population; this only bounds memory).
+const IDENTITY_CACHE_MAX: usize = 8192;
+
+thread_local! {
+    /// Upstream id → sid → encoded headers. Per thread: no lock on the request path.
+    static IDENTITY_CACHE: std::cell::RefCell<
+        std::collections::HashMap<u64, std::collections::HashMap<String, Arc<Encoded>>>,
+    > = std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+static NEXT_UPSTREAM_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 /// Per-request facts the gateway adds.
 pub struct Forwarding<'a> {
@@ -142,12 +194,21 @@ impl Upstream {
             return Err("no default route (prefix /)".into());
         }
         routes.sort_by_key(|r| std::cmp::Reverse(r.prefix.len()));
+        let fields = fields
+            .iter()
+            .filter_map(|f| {
+                let name = HeaderName::from_bytes(format!("{header_prefix}{f}").as_bytes()).ok()?;
+                Some((Field::parse(f)?, name))
+            })
+            .collect::<Vec<_>>();
         Ok(Upstream {
             routes: routes.into(),
             prefix_lower: header_prefix.to_ascii_lowercase().replace('_', "-"),
-            prefix: header_prefix.to_string(),
-            fields: fields.to_vec(),
+            fields: fields.into(),
+            assertion_name: HeaderName::from_bytes(format!("{header_prefix}Assertion").as_bytes())
+                .ok(),
             cookie_names: cookie_names.iter().map(|s| s.to_string()).collect(),
+            id: NEXT_UPSTREAM_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         })
     }
 
@@ -174,18 +235,7 @@ impl Upstream {
         let ws = route.websocket && super::websocket::is_upgrade(req.headers());
         let client_upgrade = ws.then(|| hyper::upgrade::on(&mut req));
         let (mut parts, body) = req.into_parts();
-        let path_q = parts
-            .uri
-            .path_and_query()
-            .map(|p| p.as_str())
-            .unwrap_or("/");
-        let uri: Uri = format!(
-            "{}://{}{}{}",
-            route.scheme, route.authority, route.base_path, path_q
-        )
-        .parse()
-        .map_err(|_| UpstreamError::Unavailable)?;
-        parts.uri = uri;
+        parts.uri = route.target(&parts.uri)?;
         parts.version = axum::http::Version::HTTP_11;
         let h = &mut parts.headers;
         strip_hop_by_hop(h);
@@ -195,13 +245,10 @@ impl Upstream {
         if let Some(s) = session {
             self.add_identity(h, s);
         }
-        if let (Some(a), Ok(name), Some(_)) = (
-            fwd.assertion,
-            HeaderName::from_bytes(format!("{}Assertion", self.prefix).as_bytes()),
-            session,
-        ) && let Ok(v) = HeaderValue::from_str(a)
+        if let (Some(a), Some(name), Some(_)) = (fwd.assertion, &self.assertion_name, session)
+            && let Ok(v) = HeaderValue::from_str(a)
         {
-            h.insert(name, v);
+            h.insert(name.clone(), v);
         }
         let host = match (route.preserve_host, fwd.host) {
             (true, Some(client_host)) => client_host,
@@ -253,22 +300,34 @@ impl Upstream {
 
     /// Removes every header a client could use to pass for an identity header.
     pub fn strip_identity(&self, h: &mut HeaderMap) {
-        let doomed: Vec<HeaderName> = h
-            .keys()
-            .filter(|k| {
-                k.as_str()
-                    .to_ascii_lowercase()
-                    .replace('_', "-")
-                    .starts_with(&self.prefix_lower)
-            })
-            .cloned()
-            .collect();
+        let p = self.prefix_lower.as_bytes();
+        // Header names are lowercase already; `_` is read as `-`. No allocation when nothing
+        // matches (the common case).
+        let forged = |k: &HeaderName| {
+            let n = k.as_str().as_bytes();
+            n.len() >= p.len()
+                && n.iter().zip(p).all(|(a, b)| {
+                    let a = if *a == b'_' {
+                        b'-'
+                    } else {
+                        a.to_ascii_lowercase()
+                    };
+                    a == *b
+                })
+        };
+        if !h.keys().any(forged) {
+            return;
+        }
+        let doomed: Vec<HeaderName> = h.keys().filter(|k| forged(k)).cloned().collect();
         for k in doomed {
             h.remove(&k);
         }
     }
 
     fn strip_own_cookies(&self, h: &mut HeaderMap) {
+        if !h.contains_key(header::COOKIE) {
+            return;
+        }
         let mut kept = Vec::new();
         for v in h.get_all(header::COOKIE) {
             let Ok(s) = v.to_str() else { continue };
@@ -288,28 +347,64 @@ impl Upstream {
     }
 
     fn add_identity(&self, h: &mut HeaderMap, s: &Session) {
+        let enc = self.encoded(s);
+        for (name, value) in &enc.headers {
+            h.insert(name.clone(), value.clone());
+        }
+    }
+
+    /// The identity headers of `s`, from this thread's cache or encoded now.
+    fn encoded(&self, s: &Session) -> Arc<Encoded> {
+        let hit = IDENTITY_CACHE.with(|c| {
+            c.borrow()
+                .get(&self.id)
+                .and_then(|m| m.get(&s.sid))
+                .filter(|e| e.sid == s.sid && e.identity == s.identity)
+                .cloned()
+        });
+        if let Some(e) = hit {
+            return e;
+        }
+        let e = Arc::new(Encoded {
+            sid: s.sid.clone(),
+            identity: s.identity.clone(),
+            headers: self.encode(s),
+        });
+        IDENTITY_CACHE.with(|c| {
+            let mut c = c.borrow_mut();
+            let m = c.entry(self.id).or_default();
+            if m.len() >= IDENTITY_CACHE_MAX {
+                m.clear();
+            }
+            m.insert(s.sid.clone(), e.clone());
+        });
+        e
+    }
+
+    fn encode(&self, s: &Session) -> Vec<(HeaderName, HeaderValue)> {
         let id = &s.identity;
-        for f in &self.fields {
-            let value = match f.as_str() {
-                "iin" => Some(id.iin.clone()),
-                "name" => Some(pct_encode(&id.name)),
-                "bin" => id.bin.clone(),
-                "org" => id.org.as_deref().map(pct_encode),
-                "roles" => Some(id.roles.join(",")),
-                "serial" => Some(id.cert_serial.clone()),
-                "sid" => Some(s.sid.clone()),
-                _ => None,
+        let mut out = Vec::with_capacity(self.fields.len());
+        for (f, name) in self.fields.iter() {
+            let value = match f {
+                Field::Iin => HeaderValue::from_str(&id.iin),
+                Field::Name => HeaderValue::from_str(&pct_encode(&id.name)),
+                Field::Bin => match &id.bin {
+                    Some(b) => HeaderValue::from_str(b),
+                    None => continue,
+                },
+                Field::Org => match &id.org {
+                    Some(o) => HeaderValue::from_str(&pct_encode(o)),
+                    None => continue,
+                },
+                Field::Roles => HeaderValue::from_str(&id.roles.join(",")),
+                Field::Serial => HeaderValue::from_str(&id.cert_serial),
+                Field::Sid => HeaderValue::from_str(&s.sid),
             };
-            let (Some(value), Ok(name)) = (
-                value,
-                HeaderName::from_bytes(format!("{}{}", self.prefix, f).as_bytes()),
-            ) else {
-                continue;
-            };
-            if let Ok(v) = HeaderValue::from_str(&value) {
-                h.insert(name, v);
+            if let Ok(v) = value {
+                out.push((name.clone(), v));
             }
         }
+        out
     }
 }
 
@@ -321,7 +416,7 @@ async fn first_byte(
     progress: &Progress,
     request_id: &str,
 ) -> Result<Response<Incoming>, UpstreamError> {
-    let fut = route.client.request(req);
+    let fut = route.client().request(req);
     tokio::pin!(fut);
     let limit = route.first_byte;
     let r = loop {
@@ -378,62 +473,85 @@ fn log_fault(route: &Route, request_id: &str, kind: UpstreamError, detail: &str)
 }
 
 fn strip_hop_by_hop(h: &mut HeaderMap) {
-    let named: Vec<String> = h
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|s| s.split(','))
-        .map(|s| s.trim().to_ascii_lowercase())
-        .filter(|s| !s.is_empty())
-        .collect();
-    for n in HOP_BY_HOP.iter().map(|s| s.to_string()).chain(named) {
-        if let Ok(name) = HeaderName::from_bytes(n.as_bytes()) {
-            h.remove(name);
+    // Headers named in Connection first (parsed only when there is one).
+    if h.contains_key(header::CONNECTION) {
+        let named: Vec<HeaderName> = h
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|s| s.split(','))
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .filter_map(|s| HeaderName::from_bytes(s.to_ascii_lowercase().as_bytes()).ok())
+            .collect();
+        for n in named {
+            h.remove(n);
         }
+    }
+    for n in HOP_BY_HOP {
+        h.remove(n);
     }
 }
 
 fn set_forwarded(h: &mut HeaderMap, f: &Forwarding<'_>) {
-    let xff = match h.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
-        Some(prev) => format!("{prev}, {}", f.client_ip),
-        None => f.client_ip.to_string(),
+    const XFF: HeaderName = HeaderName::from_static("x-forwarded-for");
+    const XFP: HeaderName = HeaderName::from_static("x-forwarded-proto");
+    const XFH: HeaderName = HeaderName::from_static("x-forwarded-host");
+    const RID: HeaderName = HeaderName::from_static("x-request-id");
+    let xff = match h.get(&XFF).and_then(|v| v.to_str().ok()) {
+        Some(prev) => HeaderValue::from_str(&format!("{prev}, {}", f.client_ip)).ok(),
+        None if f.client_ip.is_empty() => None,
+        None => HeaderValue::from_str(f.client_ip).ok(),
     };
-    let pairs = [
-        ("x-forwarded-for", xff),
-        ("x-forwarded-proto", f.proto.to_string()),
-        ("x-forwarded-host", f.host.unwrap_or("").to_string()),
-        ("x-request-id", f.request_id.to_string()),
-        (
-            "forwarded",
-            format!(
-                "for=\"{}\";proto={}{}",
-                f.client_ip,
-                f.proto,
-                f.host
-                    .map(|h| format!(";host=\"{}\"", h.replace('"', "")))
-                    .unwrap_or_default()
-            ),
-        ),
-    ];
-    for (k, v) in pairs {
-        h.remove(k);
-        if v.is_empty() {
-            continue;
+    set_or_remove(h, XFF, xff);
+    let proto = match f.proto {
+        "https" => Some(HeaderValue::from_static("https")),
+        "http" => Some(HeaderValue::from_static("http")),
+        p => HeaderValue::from_str(p).ok().filter(|_| !p.is_empty()),
+    };
+    set_or_remove(h, XFP, proto);
+    let host = f.host.filter(|v| !v.is_empty());
+    set_or_remove(h, XFH, host.and_then(|v| HeaderValue::from_str(v).ok()));
+    let rid = Some(f.request_id)
+        .filter(|v| !v.is_empty())
+        .and_then(|v| HeaderValue::from_str(v).ok());
+    set_or_remove(h, RID, rid);
+    let mut fwd = String::with_capacity(64);
+    fwd.push_str("for=\"");
+    fwd.push_str(f.client_ip);
+    fwd.push_str("\";proto=");
+    fwd.push_str(f.proto);
+    if let Some(host) = f.host {
+        fwd.push_str(";host=\"");
+        fwd.extend(host.chars().filter(|c| *c != '"'));
+        fwd.push('"');
+    }
+    set_or_remove(h, header::FORWARDED, HeaderValue::from_str(&fwd).ok());
+}
+
+/// Replaces every `name` header with `value` (or just removes them).
+fn set_or_remove(h: &mut HeaderMap, name: HeaderName, value: Option<HeaderValue>) {
+    match value {
+        Some(v) => {
+            h.insert(name, v);
         }
-        if let Ok(v) = HeaderValue::from_str(&v) {
-            h.insert(HeaderName::from_static(k), v);
+        None => {
+            h.remove(name);
         }
     }
 }
 
 /// Percent-encodes everything outside unreserved ASCII (RFC 3986 §2.3), as UTF-8.
 pub fn pct_encode(s: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let mut out = String::with_capacity(s.len() * 3);
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
             out.push(char::from(b));
         } else {
-            out.push_str(&format!("%{b:02X}"));
+            out.push('%');
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 15)]));
         }
     }
     out
