@@ -468,6 +468,10 @@ pub async fn apply_block(
 ) -> Result<usize, crate::session::StoreError> {
     s.store.block_put(e).await?;
     s.recheck.blocks.insert(e.clone());
+    // Evict here first, then tell the others: with a shared store, a peer that heard first
+    // would race this instance for the same sessions (each is evicted once, by whoever removes
+    // it), and the operator's "evicted N" would undercount.
+    let evicted = block_pass(s, e, "block").await;
     let _ = s
         .store
         .publish(&StoreEvent::Recheck {
@@ -475,7 +479,7 @@ pub async fn apply_block(
             payload: json!({"entry": e, "origin": s.recheck.instance_id}),
         })
         .await;
-    Ok(block_pass(s, e, "block").await)
+    Ok(evicted)
 }
 
 /// Handles a `StoreEvent::Recheck` (from any instance, this one included).
