@@ -33,23 +33,54 @@ pub fn valid_request_id(v: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
 }
 
-/// A new request id: 128 random bits, hex.
+/// A new request id: 32 hex digits, unique per process and unpredictable enough for log
+/// correlation (it is not a secret): a per-thread 128-bit random seed from the OS, stepped by a
+/// counter and mixed (SplitMix64), so no system call per request.
 pub fn new_request_id() -> String {
-    let mut b = [0u8; 16];
-    // If the OS random source fails, a time-based id still correlates the log lines.
-    if getrandom::fill(&mut b).is_err() {
-        let t = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
-        b = t.to_be_bytes();
+    use std::cell::Cell;
+    thread_local! {
+        static STATE: Cell<(u64, u64)> = Cell::new(seed());
     }
-    hex::encode(b)
+    fn seed() -> (u64, u64) {
+        let mut b = [0u8; 16];
+        // If the OS random source fails, time still separates threads and restarts.
+        if getrandom::fill(&mut b).is_err() {
+            let t = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0);
+            b = t.to_be_bytes();
+        }
+        let (hi, lo) = b.split_at(8);
+        let word = |s: &[u8]| u64::from_be_bytes(s.try_into().unwrap_or([0; 8]));
+        (word(hi), word(lo))
+    }
+    fn mix(mut z: u64) -> u64 {
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    let (a, b) = STATE.with(|s| {
+        let (a, b) = s.get();
+        let a = a.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        s.set((a, b));
+        (a, b)
+    });
+    // `a` walks a full-period sequence (odd step), so ids never repeat within a thread; `b`
+    // (different per thread) keeps two threads apart.
+    let mut out = String::with_capacity(32);
+    let hex = b"0123456789abcdef";
+    for w in [mix(a), mix(a ^ b)] {
+        for i in (0..16).rev() {
+            out.push(char::from(hex[((w >> (i * 4)) & 0xf) as usize]));
+        }
+    }
+    out
 }
 
 /// The public sid of the session cookie in `h` (SHA-256("sid" ‖ SHA-256(token)), 16 hex
 /// digits: what audit records carry), whether or not the session is live.
-fn sid_of(h: &HeaderMap) -> Option<String> {
+pub fn sid_of(h: &HeaderMap) -> Option<String> {
     let token = h
         .get_all(header::COOKIE)
         .iter()
@@ -74,13 +105,21 @@ fn route_of<'a>(s: &'a AppState, path: &str) -> &'a str {
     }
 }
 
-/// Runs before every handler: makes sure the request carries a valid X-Request-Id (echoed in
-/// the response), then counts and logs the answer.
-pub async fn middleware(
-    State(s): State<Arc<AppState>>,
-    mut req: Request<Body>,
-    next: Next,
-) -> Response<Body> {
+/// What [`begin`] learned about a request, for [`finish`].
+pub struct Observed<'s> {
+    start: Instant,
+    /// The request id (the client's if valid, else a new one).
+    pub rid: String,
+    rid_value: Option<HeaderValue>,
+    route: &'s str,
+    method: axum::http::Method,
+    path: String,
+    /// The client's IP (see `server::client_ip`).
+    pub ip: String,
+}
+
+/// Starts observing `req`: makes sure it carries a valid X-Request-Id.
+pub fn begin<'s>(s: &'s AppState, req: &mut Request<Body>) -> Observed<'s> {
     let start = Instant::now();
     let rid = match req
         .headers()
@@ -95,42 +134,68 @@ pub async fn middleware(
     if let Some(v) = &rid_value {
         req.headers_mut().insert("x-request-id", v.clone());
     }
-    let route = route_of(&s, req.uri().path());
-    let method = req.method().clone();
-    let path: String = req.uri().path().chars().take(512).collect();
-    let peer = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0);
-    let ip = peer
-        .map(|p| super::server::client_ip(&s, req.headers(), p))
-        .unwrap_or_default();
-    let sid = sid_of(req.headers());
-    let mut resp = next.run(req).await;
-    let took = start.elapsed();
+    let p = req.uri().path();
+    // At most 512 bytes of the path in the log, cut on a character boundary.
+    let mut cut = p.len().min(512);
+    while !p.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let ip = match req.extensions().get::<ConnectInfo<SocketAddr>>() {
+        Some(c) => super::server::client_ip(s, req.headers(), c.0),
+        None => String::new(),
+    };
+    Observed {
+        start,
+        rid,
+        rid_value,
+        route: route_of(s, p),
+        method: req.method().clone(),
+        path: p[..cut].to_string(),
+        ip,
+    }
+}
+
+/// Counts and logs the answer to an observed request (`sid`: the public sid of its session
+/// cookie, live or not) and echoes the request id.
+pub fn finish(s: &AppState, o: Observed<'_>, sid: Option<&str>, resp: &mut Response<Body>) {
+    let took = o.start.elapsed();
     let status = resp.status().as_u16();
-    s.metrics.request(route, status, took);
+    s.metrics.request(o.route, status, took);
     let code = resp.extensions_mut().remove::<ErrorCode>().map(|c| c.0);
     if let Some(c) = code.as_deref().filter(|c| c.starts_with("upstream_")) {
-        s.metrics.upstream_error(route, c);
+        s.metrics.upstream_error(o.route, c);
     }
-    if let Some(v) = rid_value {
+    if let Some(v) = o.rid_value {
         resp.headers_mut().insert("x-request-id", v);
     }
     let duration_ms = took.as_secs_f64() * 1000.0;
     tracing::info!(
         target: "eds_gateway::access",
-        request_id = %rid,
-        method = %method,
-        path = %path,
-        route = %route,
+        request_id = %o.rid,
+        method = %o.method,
+        path = %o.path,
+        route = %o.route,
         status,
         duration_ms,
         code = code.as_deref(),
-        sid = sid.as_deref(),
-        client_ip = %ip,
+        sid = sid,
+        client_ip = %o.ip,
         "request"
     );
+}
+
+/// Runs around every `/eds/…` handler ([`begin`], the handler, [`finish`]). The proxy path
+/// (`server::gate`) calls `begin`/`finish` itself, so a proxied request pays for no middleware
+/// and its session's sid is not hashed again.
+pub async fn middleware(
+    State(s): State<Arc<AppState>>,
+    mut req: Request<Body>,
+    next: Next,
+) -> Response<Body> {
+    let o = begin(&s, &mut req);
+    let sid = sid_of(req.headers());
+    let mut resp = next.run(req).await;
+    finish(&s, o, sid.as_deref(), &mut resp);
     resp
 }
 

@@ -187,11 +187,13 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/eds/metrics", get(super::observe::metrics))
         .route("/eds/.well-known/jwks.json", get(super::observe::jwks))
         .merge(super::admin::routes())
-        .fallback(gate)
-        .layer(axum::middleware::from_fn_with_state(
+        // The observing middleware wraps the `/eds/…` routes only: the fallback (`gate`, every
+        // proxied request) observes itself, with less work (see `observe::middleware`).
+        .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             super::observe::middleware,
         ))
+        .fallback(gate)
         .with_state(state)
 }
 
@@ -1070,64 +1072,63 @@ async fn static_file(axum::extract::Path(file): axum::extract::Path<String>) -> 
     }
 }
 
+/// Everything outside `/eds/`: a live session, then the MIS; observed (request id, metrics,
+/// access log) here rather than by the middleware.
+async fn gate(State(s): State<Arc<AppState>>, mut req: Request<Body>) -> Response<Body> {
+    let o = super::observe::begin(&s, &mut req);
+    // `sid`: the live session's, else the public sid of whatever session cookie came.
+    let (mut resp, sid) = gate_inner(&s, req, &o.ip, &o.rid).await;
+    super::observe::finish(&s, o, sid.as_deref(), &mut resp);
+    resp
+}
+
 /// Everything outside `/eds/`: a live session, then the MIS.
-async fn gate(
-    State(s): State<Arc<AppState>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+/// `gate` without the observation: the response, and the sid of the live session if the
+/// request had one.
+async fn gate_inner(
+    s: &Arc<AppState>,
     req: Request<Body>,
-) -> Response<Body> {
-    let lang = lang_of(req.headers(), None);
-    let path = req.uri().path().to_string();
+    ip: &str,
+    rid: &str,
+) -> (Response<Body>, Option<String>) {
+    use super::observe::sid_of;
+    // Only a refusal needs the language (the proxied request does not pay for it).
+    let lang = |req: &Request<Body>| lang_of(req.headers(), None);
+    let path = req.uri().path();
     if path.starts_with("/eds/") {
-        return error_page(StatusCode::NOT_FOUND, "not_found", lang);
+        let sid = sid_of(req.headers());
+        return (
+            error_page(StatusCode::NOT_FOUND, "not_found", lang(&req)),
+            sid,
+        );
     }
-    let ip = client_ip(&s, req.headers(), peer);
-    if crate::auth::access::canonical(&path).is_err() {
+    if crate::auth::access::canonical(path).is_err() {
         s.audit(
             "access_denied",
             json!({"method": req.method().as_str(), "path": path.chars().take(256).collect::<String>(),
                    "reason": "non_canonical_path", "ip": ip}),
         )
         .await;
-        return error_page(StatusCode::BAD_REQUEST, "bad_request", lang);
+        let sid = sid_of(req.headers());
+        return (
+            error_page(StatusCode::BAD_REQUEST, "bad_request", lang(&req)),
+            sid,
+        );
     }
-    if s.access.is_public(&path) {
-        return forward(&s, req, None, &ip, lang).await;
+    if s.access.is_public(path) {
+        let sid = sid_of(req.headers());
+        return (forward(s, req, None, ip, rid).await, sid);
     }
-    let sess = match current_session(&s, req.headers()).await {
+    let sess = match current_session(s, req.headers()).await {
         Ok(sess) => sess,
         Err(code) => {
-            if (code == super::recheck::REVOKED || code == super::recheck::BLOCKED)
-                && wants_html(req.headers())
-            {
-                return error_page(StatusCode::UNAUTHORIZED, code, lang);
-            }
-            if req.method() == Method::GET && wants_html(req.headers()) {
-                let next = req
-                    .uri()
-                    .path_and_query()
-                    .map(|p| p.as_str().to_string())
-                    .unwrap_or_else(|| "/".into());
-                return redirect(&format!(
-                    "/eds/login?next={}",
-                    super::upstream::pct_encode(&safe_next(Some(&next)))
-                ));
-            }
-            let status = if code == "store_unavailable" {
-                StatusCode::SERVICE_UNAVAILABLE
-            } else {
-                StatusCode::UNAUTHORIZED
-            };
-            return json_response(
-                status,
-                json!({"ok": false, "code": code, "message": i18n::message(code, lang),
-                       "login": "/eds/login"}),
-            );
+            let sid = sid_of(req.headers());
+            return (refuse_unauthenticated(&req, code, lang(&req)), sid);
         }
     };
     if let crate::auth::access::Decision::Deny { rule } =
         s.access
-            .decide(req.method().as_str(), &path, &sess.identity.roles)
+            .decide(req.method().as_str(), path, &sess.identity.roles)
     {
         let rule_path = rule
             .and_then(|i| s.access.rules.get(i))
@@ -1139,9 +1140,44 @@ async fn gate(
                    "rule": rule, "rule_path": rule_path, "ip": ip}),
         )
         .await;
-        return error_page(StatusCode::FORBIDDEN, "forbidden", lang);
+        return (
+            error_page(StatusCode::FORBIDDEN, "forbidden", lang(&req)),
+            Some(sess.sid.clone()),
+        );
     }
-    forward(&s, req, Some(&sess), &ip, lang).await
+    let sid = sess.sid.clone();
+    (forward(s, req, Some(&sess), ip, rid).await, Some(sid))
+}
+
+/// The answer to a request without a live session (`code` says why): the refusal page for an
+/// evicted session, the login page for other HTML GETs, JSON for API calls.
+fn refuse_unauthenticated(req: &Request<Body>, code: &'static str, lang: Lang) -> Response<Body> {
+    if (code == super::recheck::REVOKED || code == super::recheck::BLOCKED)
+        && wants_html(req.headers())
+    {
+        return error_page(StatusCode::UNAUTHORIZED, code, lang);
+    }
+    if req.method() == Method::GET && wants_html(req.headers()) {
+        let next = req
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_else(|| "/".into());
+        return redirect(&format!(
+            "/eds/login?next={}",
+            super::upstream::pct_encode(&safe_next(Some(&next)))
+        ));
+    }
+    let status = if code == "store_unavailable" {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::UNAUTHORIZED
+    };
+    json_response(
+        status,
+        json!({"ok": false, "code": code, "message": i18n::message(code, lang),
+               "login": "/eds/login"}),
+    )
 }
 
 /// Hands the request to the MIS with the identity of `sess` (none for public paths).
@@ -1150,19 +1186,8 @@ async fn forward(
     req: Request<Body>,
     sess: Option<&Session>,
     ip: &str,
-    lang: Lang,
+    request_id: &str,
 ) -> Response<Body> {
-    let request_id = req
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
-        .map(str::to_string)
-        .unwrap_or_else(|| {
-            random_token()
-                .map(|t| t[..32].to_string())
-                .unwrap_or_default()
-        });
     // HTTP/2 clients name the host in :authority, not Host.
     let host = req
         .headers()
@@ -1171,6 +1196,7 @@ async fn forward(
         .map(str::to_string)
         .or_else(|| req.uri().authority().map(|a| a.to_string()));
     let html = wants_html(req.headers());
+    let lang = lang_of(req.headers(), None);
     let mut req = req;
     if !s.cfg.server.trust_forwarded_for {
         // The gateway is the edge: what a client says about earlier hops is forged by
@@ -1188,7 +1214,7 @@ async fn forward(
         client_ip: ip,
         proto,
         host: host.as_deref(),
-        request_id: &request_id,
+        request_id,
         assertion: assertion.as_deref(),
     };
     match s.upstream.forward(req, sess, &fwd).await {
