@@ -1,4 +1,4 @@
-// Drives Debian's headless Chromium through playwright-core for tests/admin_page.rs.
+// Drives Debian's headless Chromium through playwright-core for tests/it/admin_page.rs.
 //
 // Usage: node admin.mjs '<json plan>'
 //   plan = {"chromium": path, "locale": "ru", "cookies": [{name, value, url}], "steps": [step…]}

@@ -1,4 +1,4 @@
-// Drives Debian's headless Chromium through playwright-core for tests/login_page.rs.
+// Drives Debian's headless Chromium through playwright-core for tests/it/login_page.rs.
 //
 // Usage: node login.mjs '<json plan>'
 //   plan = {"chromium": "/usr/bin/chromium", "locale": "ru-RU", "steps": [step…]}

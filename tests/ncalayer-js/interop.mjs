@@ -3,7 +3,7 @@
 // Writes OUT_DIR/data.bin (the signed bytes), basics.pem (basicsSignCMS, detached),
 // basics_attached.pem (basicsSignCMS, attached) and common.b64 (createCMSSignatureFromBase64,
 // detached), and prints one JSON line with what the client returned. Any failure exits non-zero.
-// Run by tests/ncalayer_sim.rs, which then checks the files with `eds-gateway verify cms`.
+// Run by tests/it/ncalayer_sim.rs, which then checks the files with `eds-gateway verify cms`.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';

@@ -4,7 +4,7 @@
 //! Chromium. CI-sized: 2-second intervals. Nothing here asserts a timing: the drill's own
 //! expectations do, and the test checks they are present, in order, and held.
 
-mod browser_support;
+use crate::browser_support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

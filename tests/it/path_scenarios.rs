@@ -3,7 +3,7 @@
 //! the exact reason code; NCA-like profiles (../shared/NCA.md §3.2–3.3) with their identities;
 //! a 10,000-certificate pool; and a handful of the same scenarios through the real binary.
 
-mod pki_gen;
+use crate::pki_gen;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -2,7 +2,7 @@
 //! curve, the Russian (RFC 4491) byte order, wrong parameter OIDs, and hostile lengths — each
 //! with its exact named error, never a panic.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 

@@ -1,7 +1,7 @@
 //! The `verify` command line on NCA fixtures, through the real binary: exit codes, reason codes
 //! and JSON shapes as the README documents them.
 
-mod common;
+use crate::common;
 
 use common::run_cli as run;
 

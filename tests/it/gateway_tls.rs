@@ -7,7 +7,7 @@
 //!
 //! Certificates are made with the `openssl` command line in a temporary folder.
 
-mod gateway_support;
+use crate::gateway_support;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

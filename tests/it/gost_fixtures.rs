@@ -2,7 +2,7 @@
 //! and OCSP responder certificate in ../shared/fixtures/nca, verified end to end through the
 //! signature registry (`pki::signature::verify`).
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 
@@ -196,8 +196,8 @@ fn gost_crls_of_2022_2026_and_2004_verify() {
     );
 }
 
-/// Timing figure, not a pass/fail check: `cargo test --release --test gost_fixtures -- --ignored
-/// --nocapture`.
+/// Timing figure, not a pass/fail check: `cargo test --release --test it gost_fixtures:: --
+/// --ignored --nocapture`.
 #[test]
 #[ignore = "timing; run in release"]
 fn timing_gost_verify_and_sign() {

@@ -1,7 +1,7 @@
 //! CMS SignedData scenarios: the NCA / Kalkan fixtures (read from ../shared, never copied), byte
 //! edited negatives, OpenSSL as a live peer (`openssl cms -sign` / `-verify`), and hostile input.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

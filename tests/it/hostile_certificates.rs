@@ -1,7 +1,7 @@
 //! Hostile bytes into the certificate parser: every truncation and many bit flips of every NCA
 //! fixture certificate, absurd length fields and deep nesting give a named error, never a panic.
 
-mod common;
+use crate::common;
 
 use eds_gateway::pki::cert::{CertError, Certificate};
 use eds_gateway::pki::identity::NcaIdentity;

@@ -14,7 +14,7 @@
 //!
 //! Fixtures are read from ../shared (or `$EDS_SHARED_DIR`); a missing folder fails loudly.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

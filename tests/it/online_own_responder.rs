@@ -2,7 +2,7 @@
 //! the real binary: a GOST-2015 staff certificate is GOOD by OCSP and CRL, then REVOKED at once
 //! after `pki revoke`, without restarting the responder.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};

@@ -4,8 +4,8 @@
 //! kk/ru/en message and an audit record — sessions (logout, idle and absolute expiry, one
 //! session per key), header hygiene towards the MIS, and the audit chain verified at the end.
 
-mod common;
-mod gateway_support;
+use crate::common;
+use crate::gateway_support;
 
 use std::net::SocketAddr;
 

@@ -3,7 +3,7 @@
 //! with GOST and mixed GOST+RSA signers), and sign → verify round trips with the keys of NCA's
 //! .p12 containers. Fixtures: ../shared/fixtures/nca (PROVENANCE.md).
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 

@@ -1,6 +1,6 @@
 //! Identity extraction for every NCA fixture certificate (IIN, BIN, names, roles, profile).
 
-mod common;
+use crate::common;
 
 use eds_gateway::pki::cert::Certificate;
 use eds_gateway::pki::identity::{NcaIdentity, NcaProfile, NcaRole};

@@ -2,7 +2,7 @@
 //! proxy: statuses, responder authorisation, faults → conditions → policy decisions, cache,
 //! negative cache, single-flight, User-Agent.
 
-mod online_support;
+use crate::online_support;
 
 use std::sync::Arc;
 use std::time::Duration;

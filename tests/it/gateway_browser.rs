@@ -6,8 +6,8 @@
 //! gateway passed; then it signs out through the MIS's logout link. Screenshots are saved under
 //! target/browser-screenshots/ (CI artifacts).
 
-mod browser_support;
-mod gateway_support;
+use crate::browser_support;
+use crate::gateway_support;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};

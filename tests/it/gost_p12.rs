@@ -2,7 +2,7 @@
 //! its private key matches its certificate's public key, and signs what the certificate's key
 //! verifies (GOST 34.10-2015, GOST 34.310-2004 and RSA); a wrong password is a named error.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

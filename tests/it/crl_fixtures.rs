@@ -1,7 +1,7 @@
 //! CRL module scenarios: NCA's real test CRLs, CRLs generated at test time by OpenSSL (a real
 //! peer), hostile bytes, and the x509-limbo / BSI CRL conformance cases.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

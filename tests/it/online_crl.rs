@@ -2,7 +2,7 @@
 //! full + delta (removeFromCRL), conditional GET, persistence and offline start, rollback, and
 //! faults (404, truncated, bad signature, expired, delta without its base) → policy decisions.
 
-mod online_support;
+use crate::online_support;
 
 use std::sync::Arc;
 use std::time::Duration;

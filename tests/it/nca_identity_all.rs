@@ -2,7 +2,7 @@
 //! written from OpenSSL's reading of the same files (`openssl x509 -subject -ext
 //! extendedKeyUsage,keyUsage`): IIN, BIN, surname, role OIDs and key profile.
 
-mod common;
+use crate::common;
 
 use eds_gateway::pki::cert::Certificate;
 use eds_gateway::pki::identity::{NcaIdentity, NcaProfile, NcaRole};

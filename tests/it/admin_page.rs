@@ -3,8 +3,8 @@
 //! strict CSP with no violations), and a screenshot is saved under target/screenshots/ (CI
 //! artifacts); a nurse gets the 403 page.
 
-mod browser_support;
-mod gateway_support;
+use crate::browser_support;
+use crate::gateway_support;
 
 use std::path::Path;
 

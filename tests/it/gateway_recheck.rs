@@ -6,7 +6,7 @@
 //! outage during a re-check evicts nobody. Two gateway instances on one real Redis: a block on A
 //! evicts a session that lives on B.
 
-mod gateway_support;
+use crate::gateway_support;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

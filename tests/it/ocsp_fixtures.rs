@@ -2,7 +2,7 @@
 //! NCA.md §5), the OCSP conformance suites run directly against `pki::ocsp`, and hostile copies of
 //! every response (truncated, bit-flipped): a named error, never a panic.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

@@ -4,7 +4,7 @@
 //! ../shared/fixtures/nca/ncalayer replayed shape-for-shape; and the npm `ncalayer-js-client`
 //! driving the binary from Node (node or the installed package missing = failure).
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;

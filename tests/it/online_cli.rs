@@ -1,7 +1,7 @@
 //! The online command line through the real binary: `revocation status`, `crl fetch`,
 //! `verify cert --online`, against `openssl ocsp` and the in-test HTTP server.
 
-mod online_support;
+use crate::online_support;
 
 use online_support::{Pki, Responder, Server};
 

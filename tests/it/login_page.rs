@@ -33,7 +33,7 @@ use eds_gateway::web::i18n::{Lang, Ui, lang_cookie, message, ui};
 use eds_gateway::web::pages::{LoginPage, escape, login_page};
 use eds_gateway::web::{csp, static_asset};
 
-mod browser_support;
+use crate::browser_support;
 use browser_support::{browser, screenshot_path};
 
 const BIN: &str = env!("CARGO_BIN_EXE_eds-gateway");

@@ -2,7 +2,7 @@
 //! verifier (library and binary), the full path verifies for the 2026 GOST pack, and OpenSSL
 //! (`openssl cms -verify -noverify`) accepts the RSA outputs. OpenSSL missing = failure.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -4,8 +4,8 @@
 //! revocation through a running `eds-gateway pki serve` (OCSP and CRL). Then the bad-input
 //! catalogue at this layer, each scenario asserting its exact reason code.
 
-mod common;
-mod online_support;
+use crate::common;
+use crate::online_support;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
