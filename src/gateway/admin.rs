@@ -323,19 +323,36 @@ async fn page(
     r
 }
 
+/// The shape every read-only API call shares: the reader is authorised (and audited as
+/// `what`), then `answer` gives the JSON body; a refusal either way is JSON in the reader's
+/// language.
+async fn read_only<Fut>(
+    s: &Arc<AppState>,
+    headers: &HeaderMap,
+    peer: SocketAddr,
+    what: &'static str,
+    answer: Fut,
+) -> Response<Body>
+where
+    Fut: std::future::Future<Output = Result<Value, Refusal>>,
+{
+    let lang = lang_of(headers, None);
+    if let Err(r) = reader(s, headers, peer, what).await {
+        return fail(r, lang);
+    }
+    match answer.await {
+        Ok(v) => json_response(StatusCode::OK, v),
+        Err(r) => fail(r, lang),
+    }
+}
+
 async fn api_sessions(
     State(s): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> Response<Body> {
-    let lang = lang_of(&headers, None);
-    if let Err(r) = reader(&s, &headers, peer, "sessions").await {
-        return fail(r, lang);
-    }
-    match sessions_json(&s).await {
-        Ok(v) => json_response(StatusCode::OK, json!({"ok": true, "sessions": v})),
-        Err(r) => fail(r, lang),
-    }
+    let answer = async { Ok(json!({"ok": true, "sessions": sessions_json(&s).await?})) };
+    read_only(&s, &headers, peer, "sessions", answer).await
 }
 
 async fn api_blocks(
@@ -343,14 +360,8 @@ async fn api_blocks(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> Response<Body> {
-    let lang = lang_of(&headers, None);
-    if let Err(r) = reader(&s, &headers, peer, "blocks").await {
-        return fail(r, lang);
-    }
-    match blocks_json(&s).await {
-        Ok(v) => json_response(StatusCode::OK, json!({"ok": true, "blocks": v})),
-        Err(r) => fail(r, lang),
-    }
+    let answer = async { Ok(json!({"ok": true, "blocks": blocks_json(&s).await?})) };
+    read_only(&s, &headers, peer, "blocks", answer).await
 }
 
 async fn api_health(
@@ -358,11 +369,8 @@ async fn api_health(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> Response<Body> {
-    let lang = lang_of(&headers, None);
-    if let Err(r) = reader(&s, &headers, peer, "health").await {
-        return fail(r, lang);
-    }
-    json_response(StatusCode::OK, health_json(&s))
+    let answer = async { Ok(health_json(&s)) };
+    read_only(&s, &headers, peer, "health", answer).await
 }
 
 async fn api_audit(
@@ -371,14 +379,8 @@ async fn api_audit(
     Query(q): Query<AuditQuery>,
     headers: HeaderMap,
 ) -> Response<Body> {
-    let lang = lang_of(&headers, None);
-    if let Err(r) = reader(&s, &headers, peer, "audit").await {
-        return fail(r, lang);
-    }
-    json_response(
-        StatusCode::OK,
-        json!({"ok": true, "records": audit_rows(&s, &q)}),
-    )
+    let answer = async { Ok(json!({"ok": true, "records": audit_rows(&s, &q)})) };
+    read_only(&s, &headers, peer, "audit", answer).await
 }
 
 #[derive(Deserialize)]

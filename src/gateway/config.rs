@@ -626,29 +626,22 @@ fn default_name() -> String {
 
 /// `[assertion]`: the signed JWT in `{header_prefix}Assertion` (docs/observability.md).
 #[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct AssertionCfg {
     /// Send the assertion (default true).
-    #[serde(default = "yes")]
     pub enabled: bool,
     /// Ed25519 PKCS#8 key (PEM or DER); made there (mode 0600) when missing.
-    #[serde(default = "default_assertion_key")]
     pub key_file: PathBuf,
     /// `iss` (default: `server.public_origin`).
-    #[serde(default)]
     pub iss: Option<String>,
     /// `aud` (default `mis`).
-    #[serde(default = "default_aud")]
     pub aud: String,
     /// Lifetime: `exp - iat` (seconds; default 60).
-    #[serde(default = "default_assertion_ttl")]
     pub ttl_secs: i64,
     /// A session's token is reused until fewer than this many seconds remain (default 15).
-    #[serde(default = "default_renew_before")]
     pub renew_before_secs: i64,
     /// Identity claims sent (data minimisation): any of `sub` (IIN), `name`, `bin`, `org`,
     /// `roles`, `serial`, `sid`; `iss`, `aud`, `iat`, `exp`, `jti` always go.
-    #[serde(default = "default_claims")]
     pub claims: Vec<String>,
 }
 
@@ -656,120 +649,78 @@ impl Default for AssertionCfg {
     fn default() -> Self {
         AssertionCfg {
             enabled: true,
-            key_file: default_assertion_key(),
+            key_file: PathBuf::from("data/assertion_key.pem"),
             iss: None,
-            aud: default_aud(),
-            ttl_secs: default_assertion_ttl(),
-            renew_before_secs: default_renew_before(),
-            claims: default_claims(),
+            aud: "mis".into(),
+            ttl_secs: 60,
+            renew_before_secs: 15,
+            claims: super::assertion::OPTIONAL_CLAIMS.map(String::from).to_vec(),
         }
     }
 }
 
-fn default_assertion_key() -> PathBuf {
-    PathBuf::from("data/assertion_key.pem")
-}
-fn default_aud() -> String {
-    "mis".into()
-}
-fn default_assertion_ttl() -> i64 {
-    60
-}
-fn default_renew_before() -> i64 {
-    15
-}
-fn default_claims() -> Vec<String> {
-    super::assertion::OPTIONAL_CLAIMS.map(String::from).to_vec()
-}
-
 /// `[metrics]`: who may read `/eds/metrics`.
 #[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct MetricsCfg {
     /// Client IPs allowed (default loopback only).
-    #[serde(default = "default_metrics_allow")]
     pub allow: Vec<String>,
     /// A bearer token that also admits (`Authorization: Bearer …`), from any address.
-    #[serde(default)]
     pub token: Option<String>,
 }
 
 impl Default for MetricsCfg {
     fn default() -> Self {
         MetricsCfg {
-            allow: default_metrics_allow(),
+            allow: vec!["127.0.0.1".into(), "::1".into()],
             token: None,
         }
     }
 }
 
-fn default_metrics_allow() -> Vec<String> {
-    vec!["127.0.0.1".into(), "::1".into()]
-}
-
 /// `[log]`.
 #[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct LogCfg {
     /// `json` (default) or `text`.
-    #[serde(default = "default_log_format")]
     pub format: String,
     /// `error`, `warn`, `info` (default), `debug`, `trace`.
-    #[serde(default = "default_log_level")]
     pub level: String,
 }
 
 impl Default for LogCfg {
     fn default() -> Self {
         LogCfg {
-            format: default_log_format(),
-            level: default_log_level(),
+            format: "json".into(),
+            level: "info".into(),
         }
     }
 }
 
-fn default_log_format() -> String {
-    "json".into()
-}
-fn default_log_level() -> String {
-    "info".into()
-}
-
 /// `[recheck]` (issue 8): live sessions re-checked against revocation news.
 #[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct RecheckCfg {
     /// Every live session's certificate is re-checked by OCSP (through the OCSP cache) this
     /// often (seconds; default 300). CRL re-checks run whenever a new CRL is swapped in.
-    #[serde(default = "default_ocsp_interval")]
     pub ocsp_interval_secs: u64,
     /// OCSP re-checks in flight at once.
-    #[serde(default = "default_recheck_concurrency")]
     pub ocsp_concurrency: usize,
     /// Peers (IP addresses) whose `POST /eds/revocation/webhook` is accepted.
-    #[serde(default)]
     pub webhook_allow: Vec<String>,
     /// Or: a shared secret the webhook carries as `Authorization: Bearer …` or `?token=…`.
-    #[serde(default)]
     pub webhook_token: Option<String>,
 }
 
 impl Default for RecheckCfg {
     fn default() -> Self {
         RecheckCfg {
-            ocsp_interval_secs: default_ocsp_interval(),
-            ocsp_concurrency: default_recheck_concurrency(),
+            ocsp_interval_secs: 300,
+            ocsp_concurrency: 8,
             webhook_allow: Vec::new(),
             webhook_token: None,
         }
     }
-}
-
-fn default_ocsp_interval() -> u64 {
-    300
-}
-fn default_recheck_concurrency() -> usize {
-    8
 }
 
 /// `[admin]` (issue 8): `/eds/admin` and `/eds/admin/api/…`.

@@ -381,7 +381,14 @@ async fn login(gw: &TlsGw, http: &reqwest::Client, key: &TestKey) -> String {
     let r = post("/eds/login", &cookies, &csrf, body)
         .await
         .expect("POST login");
-    assert_eq!(r.status(), 200, "login over HTTPS");
+    if r.status() != 200 {
+        // The refusal's code and detail say which check failed (e.g. revocation under load).
+        let status = r.status();
+        panic!(
+            "login over HTTPS: {status} {}",
+            r.text().await.unwrap_or_default()
+        );
+    }
     assert_eq!(r.headers()["strict-transport-security"], HSTS);
     for s in r
         .headers()
