@@ -11,10 +11,9 @@ use axum::http::header::{self, HeaderMap, HeaderValue};
 use axum::http::{Request, Response, StatusCode};
 use axum::middleware::Next;
 use axum::response::IntoResponse;
-use sha2::{Digest, Sha256};
 
 use super::metrics::CrlGauge;
-use super::server::{AppState, SESSION_COOKIE};
+use super::server::{AppState, SESSION_COOKIE, cookie, public_sid, sha256_hex};
 
 /// The reason code of a response the gateway made itself (set by the error pages): the
 /// middleware counts `upstream_*` codes as upstream errors.
@@ -81,20 +80,8 @@ pub fn new_request_id() -> String {
 /// The public sid of the session cookie in `h` (SHA-256("sid" ‖ SHA-256(token)), 16 hex
 /// digits: what audit records carry), whether or not the session is live.
 pub fn sid_of(h: &HeaderMap) -> Option<String> {
-    let token = h
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|s| s.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(k, _)| *k == SESSION_COOKIE)
-        .map(|(_, v)| v)
-        .filter(|t| t.len() == 64)?;
-    let token_hash = hex::encode(Sha256::digest(token.as_bytes()));
-    let mut s = Sha256::new();
-    s.update(b"sid");
-    s.update(token_hash.as_bytes());
-    Some(hex::encode(s.finalize())[..16].to_string())
+    let token = cookie(h, SESSION_COOKIE).filter(|t| t.len() == 64)?;
+    Some(public_sid(&sha256_hex(&[token.as_bytes()])))
 }
 
 fn route_of<'a>(s: &'a AppState, path: &str) -> &'a str {
@@ -108,9 +95,8 @@ fn route_of<'a>(s: &'a AppState, path: &str) -> &'a str {
 /// What [`begin`] learned about a request, for [`finish`].
 pub struct Observed<'s> {
     start: Instant,
-    /// The request id (the client's if valid, else a new one).
-    pub rid: String,
-    rid_value: Option<HeaderValue>,
+    /// The request id (the client's if valid, else a new one; always a valid header value).
+    rid: HeaderValue,
     route: &'s str,
     method: axum::http::Method,
     path: String,
@@ -118,22 +104,25 @@ pub struct Observed<'s> {
     pub ip: String,
 }
 
+impl Observed<'_> {
+    /// The request id.
+    pub fn rid(&self) -> &str {
+        self.rid.to_str().unwrap_or("-")
+    }
+}
+
 /// Starts observing `req`: makes sure it carries a valid X-Request-Id.
 pub fn begin<'s>(s: &'s AppState, req: &mut Request<Body>) -> Observed<'s> {
     let start = Instant::now();
-    let rid = match req
+    let rid = req
         .headers()
         .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| valid_request_id(v))
-    {
-        Some(v) => v.to_string(),
-        None => new_request_id(),
-    };
-    let rid_value = HeaderValue::from_str(&rid).ok();
-    if let Some(v) = &rid_value {
-        req.headers_mut().insert("x-request-id", v.clone());
-    }
+        .filter(|v| v.to_str().is_ok_and(valid_request_id))
+        .cloned()
+        .unwrap_or_else(|| {
+            HeaderValue::from_str(&new_request_id()).unwrap_or(HeaderValue::from_static("-"))
+        });
+    req.headers_mut().insert("x-request-id", rid.clone());
     let p = req.uri().path();
     // At most 512 bytes of the path in the log, cut on a character boundary.
     let mut cut = p.len().min(512);
@@ -147,7 +136,6 @@ pub fn begin<'s>(s: &'s AppState, req: &mut Request<Body>) -> Observed<'s> {
     Observed {
         start,
         rid,
-        rid_value,
         route: route_of(s, p),
         method: req.method().clone(),
         path: p[..cut].to_string(),
@@ -165,13 +153,11 @@ pub fn finish(s: &AppState, o: Observed<'_>, sid: Option<&str>, resp: &mut Respo
     if let Some(c) = code.as_deref().filter(|c| c.starts_with("upstream_")) {
         s.metrics.upstream_error(o.route, c);
     }
-    if let Some(v) = o.rid_value {
-        resp.headers_mut().insert("x-request-id", v);
-    }
+    let rid = o.rid();
     let duration_ms = took.as_secs_f64() * 1000.0;
     tracing::info!(
         target: "eds_gateway::access",
-        request_id = %o.rid,
+        request_id = %rid,
         method = %o.method,
         path = %o.path,
         route = %o.route,
@@ -182,6 +168,7 @@ pub fn finish(s: &AppState, o: Observed<'_>, sid: Option<&str>, resp: &mut Respo
         client_ip = %o.ip,
         "request"
     );
+    resp.headers_mut().insert("x-request-id", o.rid);
 }
 
 /// Runs around every `/eds/…` handler ([`begin`], the handler, [`finish`]). The proxy path

@@ -315,6 +315,12 @@ pub(super) fn cookie<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
+/// The public id of the session whose token hashes to `token_hash`: the first 16 hex digits of
+/// SHA-256("sid" ‖ token_hash), what audit records and logs carry (never the token).
+pub(super) fn public_sid(token_hash: &str) -> String {
+    sha256_hex(&[b"sid", token_hash.as_bytes()])[..16].to_string()
+}
+
 pub(super) fn sha256_hex(parts: &[&[u8]]) -> String {
     let mut h = Sha256::new();
     for p in parts {
@@ -790,7 +796,7 @@ async fn do_login(
     }
     let token = random_token()?;
     let token_hash = sha256_hex(&[token.as_bytes()]);
-    let sid = sha256_hex(&[b"sid", token_hash.as_bytes()])[..16].to_string();
+    let sid = public_sid(&token_hash);
     let csrf = random_token()?;
     let new = proof.into_session(
         token_hash,
@@ -1077,12 +1083,11 @@ async fn static_file(axum::extract::Path(file): axum::extract::Path<String>) -> 
 async fn gate(State(s): State<Arc<AppState>>, mut req: Request<Body>) -> Response<Body> {
     let o = super::observe::begin(&s, &mut req);
     // `sid`: the live session's, else the public sid of whatever session cookie came.
-    let (mut resp, sid) = gate_inner(&s, req, &o.ip, &o.rid).await;
+    let (mut resp, sid) = gate_inner(&s, req, &o.ip, o.rid()).await;
     super::observe::finish(&s, o, sid.as_deref(), &mut resp);
     resp
 }
 
-/// Everything outside `/eds/`: a live session, then the MIS.
 /// `gate` without the observation: the response, and the sid of the live session if the
 /// request had one.
 async fn gate_inner(
@@ -1092,15 +1097,11 @@ async fn gate_inner(
     rid: &str,
 ) -> (Response<Body>, Option<String>) {
     use super::observe::sid_of;
-    // Only a refusal needs the language (the proxied request does not pay for it).
-    let lang = |req: &Request<Body>| lang_of(req.headers(), None);
+    let lang = lang_of(req.headers(), None);
     let path = req.uri().path();
     if path.starts_with("/eds/") {
         let sid = sid_of(req.headers());
-        return (
-            error_page(StatusCode::NOT_FOUND, "not_found", lang(&req)),
-            sid,
-        );
+        return (error_page(StatusCode::NOT_FOUND, "not_found", lang), sid);
     }
     if crate::auth::access::canonical(path).is_err() {
         s.audit(
@@ -1111,19 +1112,19 @@ async fn gate_inner(
         .await;
         let sid = sid_of(req.headers());
         return (
-            error_page(StatusCode::BAD_REQUEST, "bad_request", lang(&req)),
+            error_page(StatusCode::BAD_REQUEST, "bad_request", lang),
             sid,
         );
     }
     if s.access.is_public(path) {
         let sid = sid_of(req.headers());
-        return (forward(s, req, None, ip, rid).await, sid);
+        return (forward(s, req, None, ip, rid, lang).await, sid);
     }
     let sess = match current_session(s, req.headers()).await {
         Ok(sess) => sess,
         Err(code) => {
             let sid = sid_of(req.headers());
-            return (refuse_unauthenticated(&req, code, lang(&req)), sid);
+            return (refuse_unauthenticated(&req, code, lang), sid);
         }
     };
     if let crate::auth::access::Decision::Deny { rule } =
@@ -1141,12 +1142,12 @@ async fn gate_inner(
         )
         .await;
         return (
-            error_page(StatusCode::FORBIDDEN, "forbidden", lang(&req)),
+            error_page(StatusCode::FORBIDDEN, "forbidden", lang),
             Some(sess.sid.clone()),
         );
     }
     let sid = sess.sid.clone();
-    (forward(s, req, Some(&sess), ip, rid).await, Some(sid))
+    (forward(s, req, Some(&sess), ip, rid, lang).await, Some(sid))
 }
 
 /// The answer to a request without a live session (`code` says why): the refusal page for an
@@ -1187,6 +1188,7 @@ async fn forward(
     sess: Option<&Session>,
     ip: &str,
     request_id: &str,
+    lang: Lang,
 ) -> Response<Body> {
     // HTTP/2 clients name the host in :authority, not Host.
     let host = req
@@ -1196,7 +1198,6 @@ async fn forward(
         .map(str::to_string)
         .or_else(|| req.uri().authority().map(|a| a.to_string()));
     let html = wants_html(req.headers());
-    let lang = lang_of(req.headers(), None);
     let mut req = req;
     if !s.cfg.server.trust_forwarded_for {
         // The gateway is the edge: what a client says about earlier hops is forged by

@@ -114,7 +114,6 @@ impl Field {
 /// A session's identity headers, encoded once and reused while the session's identity is the
 /// same (it never changes within a session; the comparison makes a stale entry harmless).
 struct Encoded {
-    sid: String,
     identity: crate::session::Identity,
     headers: Vec<(HeaderName, HeaderValue)>,
 }
@@ -359,14 +358,13 @@ impl Upstream {
             c.borrow()
                 .get(&self.id)
                 .and_then(|m| m.get(&s.sid))
-                .filter(|e| e.sid == s.sid && e.identity == s.identity)
+                .filter(|e| e.identity == s.identity)
                 .cloned()
         });
         if let Some(e) = hit {
             return e;
         }
         let e = Arc::new(Encoded {
-            sid: s.sid.clone(),
             identity: s.identity.clone(),
             headers: self.encode(s),
         });
