@@ -10,6 +10,7 @@ pub mod listener;
 pub mod logging;
 pub mod metrics;
 pub mod observe;
+pub mod pool;
 pub mod recheck;
 pub mod routes;
 pub mod run;

@@ -1,29 +1,19 @@
-//! Routes: which upstream a path goes to (longest prefix wins), and the pooled client of each
-//! route — plain HTTP/1.1, or TLS with rustls against the route's own CA file only (no system
-//! roots: the MIS is inside the hospital, its CA is named in the config).
+//! Routes: which upstream a path goes to (longest prefix wins), and the connection pool of each
+//! route (`pool.rs`) — plain HTTP/1.1, or TLS with rustls against the route's own CA file only
+//! (no system roots: the MIS is inside the hospital, its CA is named in the config).
 
-use std::cell::RefCell;
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use axum::body::Body;
 use axum::http::Uri;
-use axum::http::uri::{Authority, PathAndQuery, Scheme};
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use axum::http::uri::PathAndQuery;
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 use tokio_rustls::rustls;
 
 use super::config::RouteSpec;
-
-/// The client every route uses: hyper-util's pooled legacy client over hyper-rustls.
-pub type UpstreamClient = Client<HttpsConnector<HttpConnector>, Body>;
+use super::pool::Connector;
 
 /// One route, ready to forward.
 #[derive(Clone)]
@@ -32,19 +22,12 @@ pub struct Route {
     pub name: String,
     /// Path prefix.
     pub prefix: String,
-    /// Pooled connections to this route's upstream (one pool per route), used on a
-    /// multi-threaded runtime; each single-threaded worker runtime (`server.workers` ≥ 1) gets
-    /// its own pool from [`Route::client`].
-    pub client: UpstreamClient,
-    connector: HttpsConnector<HttpConnector>,
-    /// Key of this route in the per-thread client table.
-    id: u64,
+    /// Connections to this route's upstream, pooled per thread.
+    pub pool: Connector,
     /// `http` or `https`.
     pub scheme: String,
-    scheme_parsed: Scheme,
     /// `host:port` of the upstream.
     pub authority: String,
-    authority_parsed: Authority,
     /// The upstream URL's path, without a trailing `/`.
     pub base_path: String,
     /// Send the client's Host (else the upstream's authority).
@@ -72,39 +55,25 @@ impl Route {
             .authority()
             .map(|a| a.to_string())
             .ok_or_else(|| format!("{what}: no host"))?;
-        let tls = match (scheme.as_str(), &spec.ca_file) {
-            ("https", Some(ca)) => tls_config(ca).map_err(|e| format!("{what}: {e}"))?,
+        let (tls, default_port) = match (scheme.as_str(), &spec.ca_file) {
+            ("https", Some(ca)) => (
+                Some(tls_config(ca).map_err(|e| format!("{what}: {e}"))?),
+                443,
+            ),
             ("https", None) => return Err(format!("{what}: https needs ca_file")),
-            ("http", _) => tls_config_empty()?,
+            ("http", _) => (None, 80),
             (s, _) => return Err(format!("{what}: scheme {s:?}: http or https")),
         };
         let connect = Duration::from_secs(spec.connect_timeout_secs);
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_connect_timeout(Some(connect));
-        http.set_nodelay(true);
-        let builder = hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(tls);
-        let connector = if scheme == "https" {
-            builder.https_only().enable_http1().wrap_connector(http)
-        } else {
-            builder.https_or_http().enable_http1().wrap_connector(http)
-        };
-        let client = new_client(connector.clone());
-        let scheme_parsed = uri.scheme().cloned().unwrap_or(Scheme::HTTP);
-        let authority_parsed = uri
-            .authority()
-            .cloned()
-            .ok_or_else(|| format!("{what}: no host"))?;
+        let host = uri.host().ok_or_else(|| format!("{what}: no host"))?;
+        let port = uri.port_u16().unwrap_or(default_port);
+        let pool = Connector::new(host, port, tls, connect).map_err(|e| format!("{what}: {e}"))?;
         Ok(Route {
             name: spec.name.clone(),
             prefix: spec.prefix.clone(),
-            client,
-            connector,
-            id: NEXT_ROUTE_ID.fetch_add(1, Ordering::Relaxed),
+            pool,
             scheme,
-            scheme_parsed,
             authority,
-            authority_parsed,
             base_path: uri.path().trim_end_matches('/').to_string(),
             preserve_host: spec.preserve_host,
             connect,
@@ -115,57 +84,23 @@ impl Route {
     }
 }
 
-fn new_client(connector: HttpsConnector<HttpConnector>) -> UpstreamClient {
-    Client::builder(TokioExecutor::new())
-        .pool_idle_timeout(Duration::from_secs(60))
-        .pool_max_idle_per_host(256)
-        .build(connector)
-}
-
-static NEXT_ROUTE_ID: AtomicU64 = AtomicU64::new(1);
-
-thread_local! {
-    /// Route id → this thread's client (single-threaded runtimes only).
-    static WORKER_CLIENTS: RefCell<HashMap<u64, UpstreamClient>> = RefCell::new(HashMap::new());
-}
-
 impl Route {
-    /// The client to use from here: on a single-threaded runtime (one per worker thread, see
-    /// `listener.rs`) a pool of this thread's own, so a pooled upstream connection is always
-    /// driven by the runtime that uses it (no cross-thread wake-ups, and no pooled connection
-    /// whose task died with another worker's runtime); elsewhere the route's shared pool.
-    pub fn client(&self) -> UpstreamClient {
-        let current_thread = tokio::runtime::Handle::try_current()
-            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread);
-        if !current_thread {
-            return self.client.clone();
-        }
-        WORKER_CLIENTS.with(|c| {
-            c.borrow_mut()
-                .entry(self.id)
-                .or_insert_with(|| new_client(self.connector.clone()))
-                .clone()
-        })
-    }
-
-    /// The upstream URI for a request to `uri` (its path and query under the route's base).
+    /// The upstream request target for a request to `uri`: its path and query under the
+    /// route's base, in origin form (`/base/path?query`; the upstream's authority goes in Host).
     pub fn target(&self, uri: &Uri) -> Result<Uri, super::upstream::UpstreamError> {
-        let pq = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-        let mut parts = axum::http::uri::Parts::default();
-        parts.scheme = Some(self.scheme_parsed.clone());
-        parts.authority = Some(self.authority_parsed.clone());
-        parts.path_and_query = Some(if self.base_path.is_empty() {
+        let pq = if self.base_path.is_empty() {
             match uri.path_and_query() {
                 Some(p) => p.clone(),
                 None => PathAndQuery::from_static("/"),
             }
         } else {
+            let pq = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
             let mut s = String::with_capacity(self.base_path.len() + pq.len());
             s.push_str(&self.base_path);
             s.push_str(pq);
             PathAndQuery::try_from(s).map_err(|_| super::upstream::UpstreamError::Unavailable)?
-        });
-        Uri::from_parts(parts).map_err(|_| super::upstream::UpstreamError::Unavailable)
+        };
+        Ok(Uri::from(pq))
     }
 }
 
@@ -205,15 +140,6 @@ fn tls_config(ca: &Path) -> Result<rustls::ClientConfig, String> {
         .with_safe_default_protocol_versions()
         .map_err(|e| format!("TLS: {e}"))?
         .with_root_certificates(roots)
-        .with_no_client_auth())
-}
-
-/// For plain-http routes (the connector type is shared; this config is never used).
-fn tls_config_empty() -> Result<rustls::ClientConfig, String> {
-    Ok(rustls::ClientConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS: {e}"))?
-        .with_root_certificates(rustls::RootCertStore::empty())
         .with_no_client_auth())
 }
 

@@ -23,7 +23,6 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use axum::http::{Request, Response, StatusCode};
-use hyper::body::Incoming;
 
 use super::config::{Config, RouteSpec};
 use super::routes::Route;
@@ -413,8 +412,8 @@ async fn first_byte(
     req: Request<Body>,
     progress: &Progress,
     request_id: &str,
-) -> Result<Response<Incoming>, UpstreamError> {
-    let fut = route.client().request(req);
+) -> Result<Response<super::pool::PooledBody>, UpstreamError> {
+    let fut = route.pool.send(req);
     tokio::pin!(fut);
     let limit = route.first_byte;
     let r = loop {
@@ -437,8 +436,8 @@ async fn first_byte(
 }
 
 /// A connect timeout is a 504 like a slow answer; everything else (refused, reset, TLS) a 502.
-fn classify(e: &hyper_util::client::legacy::Error) -> UpstreamError {
-    let mut src: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+fn classify(e: &super::pool::PoolError) -> UpstreamError {
+    let mut src: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(s) = src {
         if let Some(io) = s.downcast_ref::<std::io::Error>()
             && io.kind() == std::io::ErrorKind::TimedOut

@@ -1,0 +1,321 @@
+//! Upstream connections, pooled per worker thread (issue 7 items 1 and 7).
+//!
+//! Why our own pool rather than hyper-util's legacy `Client`: profiled under wrk (BENCHMARKS.md),
+//! the legacy client's per-request work — a pool shared by all threads behind a mutex, a pool key
+//! built and hashed per checkout, a task spawned per response to put the connection back, a
+//! connector service polled per request — was a visible share of the proxy's CPU, and it gave
+//! nothing the gateway needs: every route has one upstream, over HTTP/1.1. What is left is small
+//! enough to own: each thread keeps a LIFO stack of idle hyper `client::conn::http1` senders per
+//! route (no lock, no task per request, the warmest connection first), and a sender goes back on
+//! the stack when its response body has ended. hyper still does all of HTTP/1.1 (framing,
+//! keep-alive, upgrades); rustls (through tokio-rustls) does TLS to the upstream.
+//!
+//! Correctness rules, as the legacy client had them:
+//! - a pooled connection is used only after `ready()` says its previous exchange is over, and a
+//!   closed one is dropped;
+//! - a request hyper gives back unsent (the upstream closed the kept-alive connection just as we
+//!   picked it) is sent once more on a new connection — never a request that was written;
+//! - idle connections are kept at most [`IDLE_FOR`] and [`MAX_IDLE`] per route and thread;
+//! - the connection of a `101 Switching Protocols` answer belongs to the WebSocket from then on and
+//!   is never pooled.
+//!
+//! Pools are per OS thread: with `server.workers` ≥ 1 that is one per single-threaded runtime, so a
+//! connection is always driven by the runtime that uses it. On a multi-threaded runtime a sender
+//! may be put back on another worker thread's stack than the one it was taken from; that is
+//! harmless (a sender is `Send`, its connection task runs on the same runtime). A sender whose
+//! runtime has gone (tests start many) reports itself closed and is dropped.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::http::{Request, Response};
+use hyper::body::{Body as HttpBody, Frame, Incoming, SizeHint};
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
+use rustls_pki_types::ServerName;
+use tokio::time::Instant;
+use tokio_rustls::{TlsConnector, rustls};
+
+/// Idle connections kept per route and thread.
+pub const MAX_IDLE: usize = 256;
+/// How long an idle connection is kept (below the 60–75 s keep-alive of common servers).
+pub const IDLE_FOR: Duration = Duration::from_secs(55);
+
+/// Where and how one route connects.
+#[derive(Clone)]
+pub struct Connector {
+    /// Key of this route's stacks in the per-thread table.
+    id: u64,
+    /// Host name or IP address (no brackets) and port.
+    host: Arc<str>,
+    port: u16,
+    /// TLS to the upstream, with the name its certificate must carry.
+    tls: Option<(TlsConnector, ServerName<'static>)>,
+    /// Limit on TCP connect plus TLS handshake.
+    connect: Duration,
+}
+
+/// Why no response came.
+#[derive(Debug)]
+pub enum PoolError {
+    /// TCP connect or TLS handshake failed or took longer than the limit (`TimedOut`).
+    Connect(std::io::Error),
+    /// The HTTP/1.1 exchange failed (reset, closed, unparseable answer).
+    Http(hyper::Error),
+}
+
+impl std::fmt::Display for PoolError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PoolError::Connect(e) => write!(f, "connect: {e}"),
+            PoolError::Http(e) => write!(f, "http: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for PoolError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            PoolError::Connect(e) => Some(e),
+            PoolError::Http(e) => Some(e),
+        }
+    }
+}
+
+type Idle = Vec<(SendRequest<Body>, Instant)>;
+
+thread_local! {
+    /// Route id → this thread's idle connections to it, most recently used last.
+    static IDLE: RefCell<HashMap<u64, Idle>> = RefCell::new(HashMap::new());
+}
+
+static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+impl Connector {
+    /// A connector to `host:port`; `tls` with a client config for `https` routes (ALPN is set to
+    /// HTTP/1.1 here). `Err` if the host is no valid TLS server name.
+    pub fn new(
+        host: &str,
+        port: u16,
+        tls: Option<rustls::ClientConfig>,
+        connect: Duration,
+    ) -> Result<Connector, String> {
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let tls = match tls {
+            None => None,
+            Some(mut cfg) => {
+                cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+                let name = ServerName::try_from(host.to_string())
+                    .map_err(|e| format!("TLS server name {host:?}: {e}"))?;
+                Some((TlsConnector::from(Arc::new(cfg)), name))
+            }
+        };
+        Ok(Connector {
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            host: Arc::from(host),
+            port,
+            tls,
+            connect,
+        })
+    }
+
+    /// Sends `req` (origin-form URI, `Host` set) and returns the response head; its body puts the
+    /// connection back when it ends.
+    pub async fn send(&self, req: Request<Body>) -> Result<Response<PooledBody>, PoolError> {
+        let mut req = req;
+        // Idle connections first (each tried at most once), then one new connection; a new
+        // connection gets a second only when hyper hands the request back unsent.
+        let mut fresh_tries = 0;
+        loop {
+            let (mut sender, reused) = match self.take_idle() {
+                Some(s) => (s, true),
+                None => {
+                    fresh_tries += 1;
+                    (self.open().await?, false)
+                }
+            };
+            if reused && sender.ready().await.is_err() {
+                continue;
+            }
+            match sender.try_send_request(req).await {
+                Ok(resp) => return Ok(self.pooled(resp, sender)),
+                Err(mut e) => match e.take_message() {
+                    Some(back) if reused || fresh_tries < 2 => req = back,
+                    _ => return Err(PoolError::Http(e.into_error())),
+                },
+            }
+        }
+    }
+
+    fn pooled(&self, resp: Response<Incoming>, sender: SendRequest<Body>) -> Response<PooledBody> {
+        // A 1xx (101: the socket is the WebSocket's now) never returns to the pool.
+        let keep = !resp.status().is_informational();
+        let (parts, inner) = resp.into_parts();
+        let mut body = PooledBody {
+            inner,
+            back: keep.then_some((sender, self.id)),
+        };
+        // A body that is empty already is never polled to its end by some consumers.
+        if HttpBody::is_end_stream(&body.inner) {
+            body.give_back();
+        }
+        Response::from_parts(parts, body)
+    }
+
+    /// The most recently used live idle connection of this thread, if any.
+    fn take_idle(&self) -> Option<SendRequest<Body>> {
+        IDLE.with(|t| {
+            let mut t = t.borrow_mut();
+            let stack = t.get_mut(&self.id)?;
+            let now = Instant::now();
+            while let Some((s, since)) = stack.pop() {
+                if !s.is_closed() && now.duration_since(since) < IDLE_FOR {
+                    return Some(s);
+                }
+            }
+            None
+        })
+    }
+
+    /// A new connection (TCP, TLS if configured, HTTP/1.1 handshake), its task spawned.
+    async fn open(&self) -> Result<SendRequest<Body>, PoolError> {
+        let work = async {
+            let tcp = tokio::net::TcpStream::connect((&*self.host, self.port))
+                .await
+                .map_err(PoolError::Connect)?;
+            let _ = tcp.set_nodelay(true);
+            match &self.tls {
+                None => start(TokioIo::new(tcp)).await,
+                Some((c, name)) => {
+                    let s = c
+                        .connect(name.clone(), tcp)
+                        .await
+                        .map_err(PoolError::Connect)?;
+                    start(TokioIo::new(s)).await
+                }
+            }
+        };
+        match tokio::time::timeout(self.connect, work).await {
+            Ok(r) => r,
+            Err(_) => Err(PoolError::Connect(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("no connection within {} s", self.connect.as_secs()),
+            ))),
+        }
+    }
+}
+
+/// HTTP/1.1 on `io`; the connection runs in its own task (with upgrades, for WebSockets).
+async fn start<I>(io: I) -> Result<SendRequest<Body>, PoolError>
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let (sender, conn) = hyper::client::conn::http1::Builder::new()
+        .handshake::<I, Body>(io)
+        .await
+        .map_err(PoolError::Http)?;
+    // Its errors reach the request or the response body; nothing to report here.
+    tokio::spawn(async move {
+        let _ = conn.with_upgrades().await;
+    });
+    Ok(sender)
+}
+
+/// Puts `sender` on this thread's stack for route `id`.
+fn put_back(sender: SendRequest<Body>, id: u64) {
+    if sender.is_closed() {
+        return;
+    }
+    // `try_with`: a body dropped while the thread's locals are torn down just drops its sender.
+    let _ = IDLE.try_with(|t| {
+        let mut t = t.borrow_mut();
+        let stack = t.entry(id).or_default();
+        if stack.len() >= MAX_IDLE {
+            // The oldest goes.
+            stack.remove(0);
+        }
+        stack.push((sender, Instant::now()));
+    });
+}
+
+/// A response body from the upstream; when it ends, its connection goes back to the pool.
+pub struct PooledBody {
+    inner: Incoming,
+    back: Option<(SendRequest<Body>, u64)>,
+}
+
+impl PooledBody {
+    fn give_back(&mut self) {
+        if let Some((s, id)) = self.back.take() {
+            put_back(s, id);
+        }
+    }
+}
+
+impl HttpBody for PooledBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let r = Pin::new(&mut self.inner).poll_frame(cx);
+        match &r {
+            Poll::Ready(None) => self.give_back(),
+            Poll::Ready(Some(Err(_))) => self.back = None,
+            Poll::Ready(Some(Ok(_))) if self.inner.is_end_stream() => self.give_back(),
+            _ => {}
+        }
+        r
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for PooledBody {
+    fn drop(&mut self) {
+        // Dropped before its end (the client went away): the connection is mid-response and
+        // cannot be reused; dropping the sender lets hyper close it.
+        if self.back.is_some() && self.inner.is_end_stream() {
+            self.give_back();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bracketed_ipv6_host_is_connected_to_without_brackets() {
+        let c = Connector::new("[::1]", 8080, None, Duration::from_secs(1)).expect("connector");
+        assert_eq!(&*c.host, "::1");
+    }
+
+    #[test]
+    fn a_tls_connector_wants_a_valid_server_name() {
+        let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_no_client_auth();
+        assert!(
+            Connector::new("mis.local", 443, Some(cfg.clone()), Duration::from_secs(1)).is_ok()
+        );
+        assert!(Connector::new("bad host", 443, Some(cfg), Duration::from_secs(1)).is_err());
+    }
+}
