@@ -5,8 +5,9 @@
 //! - Each accepted connection is served by hyper-util's `auto` builder (HTTP/1.1 and HTTP/2,
 //!   over TLS chosen by ALPN, in clear by the client's preface) with upgrades enabled, so a
 //!   WebSocket handshake answered with 101 hands the socket to `hyper::upgrade::on`.
-//! - Handlers see `ConnectInfo<SocketAddr>` as with `axum::serve`: it is put into every request's
-//!   extensions.
+//! - Handlers see `ConnectInfo<SocketAddr>` as with `axum::serve`: it is put into the extensions
+//!   of every request the router serves. The gateway's proxied paths (everything outside `/eds/`)
+//!   skip the router: the listener calls `server::proxy` with the peer address itself.
 //! - HTTPS responses carry `Strict-Transport-Security` (RFC 6797 §7.1: only over a secure
 //!   transport), set here, so gateway pages and MIS pages alike have it.
 //! - The redirect listener answers every request with 308 to the public origin (RFC 9110 §15.4.9:
@@ -36,6 +37,7 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::sync::watch;
 
+use super::server::AppState;
 use super::tls::Reloader;
 
 /// How long a client may take to finish the TLS handshake.
@@ -143,9 +145,11 @@ pub fn bind(
 /// What a listener does with requests.
 #[derive(Clone)]
 enum Handler {
-    /// The gateway (`hsts` set on HTTPS).
+    /// The gateway (`hsts` set on HTTPS); with `state`, paths outside `/eds/` go straight to
+    /// `server::proxy`.
     App {
         router: Router,
+        state: Option<Arc<AppState>>,
         hsts: Option<HeaderValue>,
     },
     /// 308 to `origin` + path.
@@ -203,9 +207,20 @@ async fn handle(
     mut req: Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
     match handler {
-        Handler::App { mut router, hsts } => {
-            req.extensions_mut().insert(ConnectInfo(peer));
-            let mut r = tower_service::Service::call(&mut router, req).await?;
+        Handler::App {
+            mut router,
+            state,
+            hsts,
+        } => {
+            let mut r = match state {
+                Some(s) if !super::server::is_gateway_path(req.uri().path()) => {
+                    super::server::proxy(&s, req.map(Body::new), Some(peer)).await
+                }
+                _ => {
+                    req.extensions_mut().insert(ConnectInfo(peer));
+                    tower_service::Service::call(&mut router, req).await?
+                }
+            };
             if let Some(v) = hsts {
                 // The gateway's policy wins over whatever the MIS sent (RFC 6797 §8.1: one
                 // header per response is processed).
@@ -344,10 +359,33 @@ pub async fn serve(
     opts: ListenOptions,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_with(router, None, bound, opts, shutdown).await
+}
+
+/// [`serve`] for the gateway: `router` is `server::app(state)`, and paths outside `/eds/` go to
+/// `server::proxy` without it.
+pub async fn serve_gateway(
+    state: Arc<AppState>,
+    bound: Bound,
+    opts: ListenOptions,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let router = super::server::app(state.clone());
+    serve_with(router, Some(state), bound, opts, shutdown).await
+}
+
+async fn serve_with(
+    router: Router,
+    state: Option<Arc<AppState>>,
+    bound: Bound,
+    opts: ListenOptions,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let slots = Arc::new(AtomicUsize::new(0));
     let app = Handler::App {
         router,
+        state,
         hsts: if opts.tls.is_some() {
             opts.hsts.clone()
         } else {

@@ -111,8 +111,13 @@ impl Observed<'_> {
     }
 }
 
-/// Starts observing `req`: makes sure it carries a valid X-Request-Id.
-pub fn begin<'s>(s: &'s AppState, req: &mut Request<Body>) -> Observed<'s> {
+/// Starts observing `req` from `peer` (the TCP peer, if known): makes sure it carries a valid
+/// X-Request-Id.
+pub fn begin<'s>(
+    s: &'s AppState,
+    req: &mut Request<Body>,
+    peer: Option<SocketAddr>,
+) -> Observed<'s> {
     let start = Instant::now();
     let rid = req
         .headers()
@@ -129,8 +134,8 @@ pub fn begin<'s>(s: &'s AppState, req: &mut Request<Body>) -> Observed<'s> {
     while !p.is_char_boundary(cut) {
         cut -= 1;
     }
-    let ip = match req.extensions().get::<ConnectInfo<SocketAddr>>() {
-        Some(c) => super::server::client_ip(s, req.headers(), c.0),
+    let ip = match peer {
+        Some(peer) => super::server::client_ip(s, req.headers(), peer),
         None => String::new(),
     };
     Observed {
@@ -179,7 +184,11 @@ pub async fn middleware(
     mut req: Request<Body>,
     next: Next,
 ) -> Response<Body> {
-    let o = begin(&s, &mut req);
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0);
+    let o = begin(&s, &mut req, peer);
     let sid = sid_of(req.headers());
     let mut resp = next.run(req).await;
     finish(&s, o, sid.as_deref(), &mut resp);

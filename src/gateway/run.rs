@@ -415,8 +415,7 @@ pub async fn serve_bound(
             },
         ));
     }
-    let router = server::app(state);
-    let r = listener::serve(router, bound, opts, shutdown).await;
+    let r = listener::serve_gateway(state, bound, opts, shutdown).await;
     for t in background {
         t.abort();
     }

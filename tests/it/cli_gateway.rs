@@ -62,17 +62,38 @@ fn check_config_lists_every_problem_and_exits_64() {
 #[test]
 fn demo_smoke_logs_the_doctor_in_and_refuses_the_revoked_key() {
     let d = tmp("demo");
-    // Ports base, base+1, base+2 on 127.0.0.1; pick a base from a free ephemeral port.
-    let base = {
+    // Ports base, base+1, base+2 on 127.0.0.1: three that are free now. Another test's client
+    // connection can still take one before the demo binds it (ephemeral ports), so a bind
+    // failure is retried with other ports; any other failure is not.
+    let free_base = || loop {
         let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let p = l.local_addr().expect("addr").port();
-        if p > 65000 { p - 3000 } else { p }
+        drop(l);
+        let p = if p > 65000 { p - 3000 } else { p };
+        let all_free = (0..3).all(|i| std::net::TcpListener::bind(("127.0.0.1", p + i)).is_ok());
+        if all_free {
+            return p;
+        }
     };
-    let out = Command::new(BIN)
-        .args(["demo", "--smoke", "--port", &base.to_string(), "--dir"])
-        .arg(&d)
-        .output()
-        .expect("run demo");
+    let mut attempts = 0;
+    let out = loop {
+        attempts += 1;
+        let out = Command::new(BIN)
+            .args([
+                "demo",
+                "--smoke",
+                "--port",
+                &free_base().to_string(),
+                "--dir",
+            ])
+            .arg(&d)
+            .output()
+            .expect("run demo");
+        let in_use = String::from_utf8_lossy(&out.stderr).contains("Address already in use");
+        if out.status.success() || !in_use || attempts == 5 {
+            break out;
+        }
+    };
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
