@@ -101,10 +101,18 @@ pub struct Server {
     /// Open client connections at most (across workers); more are closed at accept.
     #[serde(default = "default_max_connections")]
     pub max_connections: usize,
+    /// A client that accepts no byte of a response for this long is disconnected (nginx's
+    /// `send_timeout`): a stalled reader cannot hold a connection, its upstream connection and
+    /// their buffers forever.
+    #[serde(default = "default_send_timeout")]
+    pub send_timeout_secs: u64,
 }
 
 fn default_drain() -> u64 {
     30
+}
+fn default_send_timeout() -> u64 {
+    60
 }
 fn default_max_connections() -> usize {
     // A hospital has hundreds to a few thousand workstations, each browser keeping ≤ 6
@@ -860,6 +868,9 @@ impl Config {
         if self.server.max_connections == 0 {
             p.push("server.max_connections: at least 1".into());
         }
+        if !(1..=3600).contains(&self.server.send_timeout_secs) {
+            p.push("server.send_timeout_secs: between 1 and 3600".into());
+        }
         if self.server.max_body_bytes < 16 * 1024 || self.server.max_body_bytes > 16 << 20 {
             p.push("server.max_body_bytes: must be between 16384 and 16777216".into());
         }
@@ -1326,5 +1337,37 @@ mod tests {
         assert_eq!(parse_origin("https://a/b"), None);
         assert_eq!(parse_origin("https://u@a"), None);
         assert_eq!(parse_origin("ftp://a"), None);
+    }
+
+    fn server_problems(extra: &str) -> Vec<String> {
+        let text = format!(
+            "[server]\nlisten = \"127.0.0.1:8443\"\npublic_origin = \"http://127.0.0.1:8443\"\n\
+             plain_http = true\n{extra}\n[trust]\ndir = \"certs\"\n[staff]\nfile = \"staff.csv\"\n\
+             [audit]\nfile = \"audit.jsonl\"\n[upstream]\nurl = \"http://127.0.0.1:9000\"\n"
+        );
+        let cfg: Config = toml::from_str(&text).expect("parses");
+        cfg.problems()
+            .into_iter()
+            .filter(|p| p.starts_with("server."))
+            .collect()
+    }
+
+    #[test]
+    fn the_send_timeout_defaults_to_a_minute_and_must_be_one_second_to_an_hour() {
+        let cfg: Config = toml::from_str(
+            "[server]\nlisten = \"127.0.0.1:8443\"\npublic_origin = \"http://x\"\n\
+             [trust]\ndir = \"c\"\n[staff]\nfile = \"s\"\n[audit]\nfile = \"a\"\n\
+             [upstream]\nurl = \"http://127.0.0.1:9000\"\n",
+        )
+        .expect("parses");
+        assert_eq!(cfg.server.send_timeout_secs, 60);
+        assert!(server_problems("send_timeout_secs = 30").is_empty());
+        for bad in ["send_timeout_secs = 0", "send_timeout_secs = 3601"] {
+            assert_eq!(
+                server_problems(bad),
+                vec!["server.send_timeout_secs: between 1 and 3600".to_string()],
+                "{bad}"
+            );
+        }
     }
 }

@@ -18,12 +18,17 @@
 //!
 //! Budgets on what a client drives: open connections (`server.max_connections`, closed at
 //! accept beyond it), the TLS handshake (10 s), request headers (30 s to arrive, hyper's
-//! HTTP/1.1 default buffer; 16 KiB of HTTP/2 header list), HTTP/2 streams (250 per connection).
+//! HTTP/1.1 default buffer; 16 KiB of HTTP/2 header list), HTTP/2 streams (250 per connection),
+//! and a client that stops reading: a write that can make no progress for
+//! `server.send_timeout_secs` ends the connection ([`StallGuard`]).
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
@@ -59,6 +64,8 @@ pub struct ListenOptions {
     pub drain: Duration,
     /// Open connections at most, across workers.
     pub max_connections: usize,
+    /// Longest a write to a client may stay blocked (the client reads nothing).
+    pub send_timeout: Duration,
     /// HTTPS, if configured.
     pub tls: Option<Arc<Reloader>>,
     /// `Strict-Transport-Security` value for HTTPS responses.
@@ -74,6 +81,7 @@ impl ListenOptions {
             workers: 0,
             drain: Duration::from_secs(30),
             max_connections: 10_000,
+            send_timeout: Duration::from_secs(60),
             tls: None,
             hsts: None,
             redirect_origin: String::new(),
@@ -232,6 +240,101 @@ async fn handle(
     }
 }
 
+/// A client connection whose writes may be blocked (the client's receive window full) for at most
+/// `limit` in a row; then the write fails with `TimedOut` and hyper drops the connection, and
+/// with it the response body and its upstream connection. The timer exists only while a write
+/// is blocked: a connection that writes freely pays nothing.
+pub struct StallGuard<I> {
+    inner: I,
+    limit: Duration,
+    stalled: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<I> StallGuard<I> {
+    /// Wraps `inner`.
+    pub fn new(inner: I, limit: Duration) -> StallGuard<I> {
+        StallGuard {
+            inner,
+            limit,
+            stalled: None,
+        }
+    }
+
+    /// After a write returned `Pending`: still waiting, or out of time.
+    fn blocked<T>(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<T>> {
+        let limit = self.limit;
+        let timer = self
+            .stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        match timer.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "client read nothing for the send timeout",
+            ))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    /// A write's outcome: progress clears the timer, `Pending` runs it.
+    fn outcome<T>(
+        &mut self,
+        r: Poll<std::io::Result<T>>,
+        cx: &mut Context<'_>,
+    ) -> Poll<std::io::Result<T>> {
+        match r {
+            Poll::Pending => self.blocked(cx),
+            ready => {
+                self.stalled = None;
+                ready
+            }
+        }
+    }
+}
+
+impl<I: hyper::rt::Read + Unpin> hyper::rt::Read for StallGuard<I> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: hyper::rt::ReadBufCursor<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<I: hyper::rt::Write + Unpin> hyper::rt::Write for StallGuard<I> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let r = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.outcome(r, cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let r = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.outcome(r, cx)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let r = Pin::new(&mut self.inner).poll_flush(cx);
+        self.outcome(r, cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let r = Pin::new(&mut self.inner).poll_shutdown(cx);
+        self.outcome(r, cx)
+    }
+}
+
 fn http_builder() -> auto::Builder<TokioExecutor> {
     let mut b = auto::Builder::new(TokioExecutor::new());
     b.http1()
@@ -242,6 +345,14 @@ fn http_builder() -> auto::Builder<TokioExecutor> {
         .max_concurrent_streams(MAX_STREAMS)
         .max_header_list_size(16 * 1024);
     b
+}
+
+/// The budgets of one accept loop (from [`ListenOptions`]).
+#[derive(Clone, Copy)]
+struct Limits {
+    max_connections: usize,
+    drain: Duration,
+    send_timeout: Duration,
 }
 
 /// Phases of one accept loop: 0 serving, 1 draining, 2 closing whatever is left.
@@ -274,10 +385,14 @@ async fn accept_loop(
     handler: Handler,
     tls: Option<Arc<Reloader>>,
     slots: Arc<AtomicUsize>,
-    max_connections: usize,
-    drain: Duration,
+    limits: Limits,
     mut stop: watch::Receiver<bool>,
 ) {
+    let Limits {
+        max_connections,
+        drain,
+        send_timeout,
+    } = limits;
     let builder = Arc::new(http_builder());
     let graceful = GracefulShutdown::new();
     let (phase_tx, phase_rx) = watch::channel(0u8);
@@ -317,7 +432,10 @@ async fn accept_loop(
         tokio::spawn(async move {
             let _slot = slot;
             match acceptor {
-                None => serve_conn(builder, TokioIo::new(tcp), handler, peer, watcher, phase).await,
+                None => {
+                    let io = StallGuard::new(TokioIo::new(tcp), send_timeout);
+                    serve_conn(builder, io, handler, peer, watcher, phase).await
+                }
                 Some(acc) => {
                     let hs = tokio::time::timeout(HANDSHAKE_TIMEOUT, acc.accept(tcp));
                     let tls = tokio::select! {
@@ -327,7 +445,8 @@ async fn accept_loop(
                     // A failed handshake (wrong protocol, no shared cipher, timeout) is the
                     // client's problem; rustls has already sent the alert.
                     if let Ok(Ok(s)) = tls {
-                        serve_conn(builder, TokioIo::new(s), handler, peer, watcher, phase).await
+                        let io = StallGuard::new(TokioIo::new(s), send_timeout);
+                        serve_conn(builder, io, handler, peer, watcher, phase).await
                     }
                 }
             }
@@ -392,6 +511,11 @@ async fn serve_with(
             None
         },
     };
+    let limits = Limits {
+        max_connections: opts.max_connections,
+        drain: opts.drain,
+        send_timeout: opts.send_timeout,
+    };
     let mut local = Vec::new();
     let mut threads = Vec::new();
     if opts.workers == 0 {
@@ -402,8 +526,7 @@ async fn serve_with(
                 app.clone(),
                 opts.tls.clone(),
                 slots.clone(),
-                opts.max_connections,
-                opts.drain,
+                limits,
                 stop_rx.clone(),
             )));
         }
@@ -416,7 +539,6 @@ async fn serve_with(
                 slots.clone(),
                 stop_rx.clone(),
             );
-            let (max, drain) = (opts.max_connections, opts.drain);
             std::thread::Builder::new()
                 .name(format!("eds-worker-{i}"))
                 .spawn(move || {
@@ -426,7 +548,7 @@ async fn serve_with(
                         .and_then(|rt| {
                             rt.block_on(async move {
                                 let l = tokio::net::TcpListener::from_std(l)?;
-                                accept_loop(l, app, tls, slots, max, drain, stop).await;
+                                accept_loop(l, app, tls, slots, limits, stop).await;
                                 Ok(())
                             })
                         });
@@ -445,8 +567,7 @@ async fn serve_with(
             handler,
             None,
             slots.clone(),
-            opts.max_connections,
-            opts.drain,
+            limits,
             stop_rx.clone(),
         )));
     }

@@ -329,6 +329,7 @@ pub async fn serve(
     let mut opts = ListenOptions::plain();
     opts.drain = Duration::from_secs(state.cfg.server.drain_secs);
     opts.max_connections = state.cfg.server.max_connections;
+    opts.send_timeout = Duration::from_secs(state.cfg.server.send_timeout_secs);
     let bound = Bound {
         main: vec![listener.into_std()?],
         redirect: None,
@@ -344,6 +345,7 @@ pub fn listen_options(cfg: &Config) -> Result<ListenOptions, Vec<String>> {
         workers: s.workers,
         drain: Duration::from_secs(s.drain_secs),
         max_connections: s.max_connections,
+        send_timeout: Duration::from_secs(s.send_timeout_secs),
         tls: None,
         hsts: None,
         redirect_origin: super::config::parse_origin(&s.public_origin)

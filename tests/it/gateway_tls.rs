@@ -877,3 +877,111 @@ async fn upgraded_connections_reach_the_handler_through_the_accept_loop() {
         .expect("join")
         .expect("serve ok");
 }
+
+/// An endless body of 64 KiB zero frames that says when it is dropped.
+struct Endless {
+    chunk: axum::body::Bytes,
+    dropped: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl hyper::body::Body for Endless {
+    type Data = axum::body::Bytes;
+    type Error = std::convert::Infallible;
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        std::task::Poll::Ready(Some(Ok(hyper::body::Frame::data(self.chunk.clone()))))
+    }
+}
+
+impl Drop for Endless {
+    fn drop(&mut self) {
+        self.dropped
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_is_disconnected_after_the_send_timeout() {
+    use axum::body::Body;
+    use eds_gateway::gateway::listener::{self, ListenOptions};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dropped = Arc::new(AtomicBool::new(false));
+    let flag = dropped.clone();
+    let router = axum::Router::new().route(
+        "/endless",
+        axum::routing::get(move || {
+            let dropped = flag.clone();
+            async move {
+                Body::new(Endless {
+                    chunk: axum::body::Bytes::from(vec![0u8; 64 * 1024]),
+                    dropped,
+                })
+            }
+        }),
+    );
+    let bound = listener::bind("127.0.0.1:0".parse().expect("addr"), 0, None).expect("bind");
+    let addr = bound.local_addr().expect("addr");
+    let mut opts = ListenOptions::plain();
+    opts.send_timeout = Duration::from_secs(1);
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let serve = tokio::spawn(listener::serve(router, bound, opts, async move {
+        let _ = rx.await;
+    }));
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    s.write_all(b"GET /endless HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("write");
+    // A client that reads in bursts with pauses shorter than the send timeout is not cut: for
+    // 3 s (three send timeouts), every 300 ms it drains what has arrived. (The timeout is
+    // between writes that make progress, like nginx's `send_timeout`: the kernel wakes a
+    // blocked writer only once a good part of the socket buffer is free.)
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut got = 0usize;
+    for _ in 0..10 {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        s.readable().await.expect("readable");
+        loop {
+            match s.try_read(&mut buf) {
+                Ok(0) => panic!("connection closed while the client was reading"),
+                Ok(n) => got += n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) => panic!("read: {e}"),
+            }
+        }
+    }
+    assert!(got > 0);
+    assert!(
+        !dropped.load(Ordering::SeqCst),
+        "a reading client was disconnected"
+    );
+    // Then it stops reading: once the socket buffers are full, the gateway gives up after the
+    // send timeout and drops the response body.
+    let gone = tokio::time::timeout(Duration::from_secs(20), async {
+        while !dropped.load(Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    assert!(gone.is_ok(), "the stalled response was never dropped");
+    // The client then sees the connection end (EOF or reset) after what was buffered.
+    let end = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            match s.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+    assert!(end.is_ok(), "the connection stayed open");
+    let _ = tx.send(());
+    tokio::time::timeout(Duration::from_secs(30), serve)
+        .await
+        .expect("serve returned")
+        .expect("join")
+        .expect("serve ok");
+}
