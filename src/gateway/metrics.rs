@@ -159,8 +159,15 @@ impl Metrics {
         *lock(&self.sessions_live) = Some((now, n));
     }
 
-    /// The exposition (text format 0.0.4).
-    pub fn render(&self, sessions_live: Option<u64>, crls: &[CrlGauge]) -> String {
+    /// The exposition (text format 0.0.4). `ocsp`: the login OCSP client's counters (none when
+    /// revocation is by CRL only); `now`: Unix seconds, for ages.
+    pub fn render(
+        &self,
+        sessions_live: Option<u64>,
+        crls: &[CrlGauge],
+        ocsp: Option<&crate::revocation::ocsp_client::OcspStats>,
+        now: i64,
+    ) -> String {
         let mut o = String::with_capacity(4096);
         o.push_str("# HELP eds_logins_total Login attempts by result and refusal reason.\n");
         o.push_str("# TYPE eds_logins_total counter\n");
@@ -270,7 +277,64 @@ impl Metrics {
                 u8::from(c.refresh_failing)
             );
         }
+        if let Some(st) = ocsp {
+            render_ocsp(&mut o, st, now);
+        }
         o
+    }
+}
+
+fn render_ocsp(o: &mut String, st: &crate::revocation::ocsp_client::OcspStats, now: i64) {
+    o.push_str(
+        "# HELP eds_ocsp_lookups_total OCSP status lookups, by where the answer came from.\n",
+    );
+    o.push_str("# TYPE eds_ocsp_lookups_total counter\n");
+    let _ = writeln!(
+        o,
+        "eds_ocsp_lookups_total{{source=\"cache\"}} {}",
+        st.cache_hits
+    );
+    let _ = writeln!(
+        o,
+        "eds_ocsp_lookups_total{{source=\"responder\"}} {}",
+        st.responder_lookups()
+    );
+    o.push_str(
+        "# HELP eds_ocsp_responder_results_total Responder lookups by outcome: good, revoked, unknown, or the failure's reason code.\n",
+    );
+    o.push_str("# TYPE eds_ocsp_responder_results_total counter\n");
+    let mut outcomes: Vec<(&&str, &u64)> = st.responder.iter().collect();
+    outcomes.sort();
+    for (outcome, n) in outcomes {
+        let _ = writeln!(
+            o,
+            "eds_ocsp_responder_results_total{{outcome=\"{}\"}} {n}",
+            esc(outcome)
+        );
+    }
+    o.push_str(
+        "# HELP eds_ocsp_responder_seconds Time spent on responder lookups (retries and backoff included).\n",
+    );
+    o.push_str("# TYPE eds_ocsp_responder_seconds summary\n");
+    let _ = writeln!(o, "eds_ocsp_responder_seconds_sum {}", st.responder_seconds);
+    let _ = writeln!(
+        o,
+        "eds_ocsp_responder_seconds_count {}",
+        st.responder_lookups()
+    );
+    o.push_str(
+        "# HELP eds_ocsp_last_answer_age_seconds Seconds since this responder last gave a judged answer.\n",
+    );
+    o.push_str("# TYPE eds_ocsp_last_answer_age_seconds gauge\n");
+    let mut urls: Vec<(&String, &crate::pki::time::UnixTime)> = st.last_answer.iter().collect();
+    urls.sort();
+    for (url, at) in urls {
+        let _ = writeln!(
+            o,
+            "eds_ocsp_last_answer_age_seconds{{url=\"{}\"}} {}",
+            esc(url),
+            now - at.0
+        );
     }
 }
 
@@ -314,7 +378,7 @@ mod tests {
         m.request("default", 200, Duration::from_micros(300));
         m.request("default", 503, Duration::from_millis(30));
         m.request("default", 200, Duration::from_secs(100));
-        let t = m.render(None, &[]);
+        let t = m.render(None, &[], None, 0);
         assert!(
             t.contains("eds_requests_total{route=\"default\",status=\"2xx\"} 2"),
             "{t}"
@@ -361,5 +425,40 @@ mod tests {
     #[test]
     fn label_values_are_escaped() {
         assert_eq!(esc("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
+
+    #[test]
+    fn ocsp_counters_are_rendered_sorted_with_ages() {
+        let m = Metrics::new();
+        let st = crate::revocation::ocsp_client::OcspStats {
+            cache_hits: 5,
+            responder: [("ocsp_timeout", 1), ("good", 3)].into_iter().collect(),
+            responder_seconds: 0.25,
+            last_answer: [(
+                "http://ocsp.pki.gov.kz/".to_string(),
+                crate::pki::time::UnixTime(1_000),
+            )]
+            .into_iter()
+            .collect(),
+        };
+        let t = m.render(None, &[], Some(&st), 1_030);
+        assert!(
+            t.contains("eds_ocsp_lookups_total{source=\"cache\"} 5\n"),
+            "{t}"
+        );
+        assert!(
+            t.contains("eds_ocsp_lookups_total{source=\"responder\"} 4\n"),
+            "{t}"
+        );
+        let good = t.find("outcome=\"good\"} 3").expect("good");
+        let timeout = t.find("outcome=\"ocsp_timeout\"} 1").expect("timeout");
+        assert!(good < timeout, "{t}");
+        assert!(t.contains("eds_ocsp_responder_seconds_sum 0.25\n"), "{t}");
+        assert!(t.contains("eds_ocsp_responder_seconds_count 4\n"), "{t}");
+        assert!(
+            t.contains("eds_ocsp_last_answer_age_seconds{url=\"http://ocsp.pki.gov.kz/\"} 30\n"),
+            "{t}"
+        );
+        assert!(!m.render(None, &[], None, 0).contains("eds_ocsp"));
     }
 }

@@ -239,7 +239,12 @@ pub async fn metrics(
             }
         })
         .collect();
-    let body = s.metrics.render(live, &crls);
+    let ocsp = s
+        .verifier
+        .checker()
+        .and_then(|c| c.ocsp.as_ref())
+        .map(|c| c.stats());
+    let body = s.metrics.render(live, &crls, ocsp.as_ref(), now);
     let mut r = body.into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -38,7 +38,6 @@ use crate::pki::cert::Certificate;
 use crate::pki::ocsp::OcspStatus;
 use crate::revocation::crl_store::{CrlLookup, Kind};
 use crate::revocation::http::{Http, HttpConfig};
-use crate::revocation::ocsp_client::OcspClient;
 use crate::session::{BlockEntry, Session, StoreEvent};
 
 use super::blocklist::{self, BlockList};
@@ -335,7 +334,7 @@ pub async fn ocsp_pass(
     };
     let client = if fresh {
         match Http::new(HttpConfig::default()) {
-            Ok(h) => Arc::new(OcspClient::new(h, login_client.config().clone())),
+            Ok(h) => Arc::new(login_client.fresh_cache(h)),
             Err(_) => login_client,
         }
     } else {

@@ -12,6 +12,9 @@
 //! - Single-flight: one request per CertID in flight; concurrent callers wait for it and read
 //!   the cache it filled.
 //! - The last time a "good" was received is kept per certificate: the soft-fail anchor.
+//! - Counters for `/eds/metrics` ([`OcspStats`]): lookups answered by the cache or the
+//!   responder, the outcome of every responder lookup, the time spent on them, and per responder
+//!   URL when it last gave a usable answer.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -170,6 +173,33 @@ pub struct OcspClient {
     cache: Mutex<HashMap<Vec<u8>, Slot>>,
     inflight: Mutex<HashMap<Vec<u8>, Arc<tokio::sync::Mutex<()>>>>,
     requests: std::sync::atomic::AtomicU64,
+    stats: Arc<Mutex<OcspStats>>,
+}
+
+/// Responder URLs remembered in [`OcspStats::last_answer`] at most (URLs come from certificates
+/// of trusted issuers or the config; the bound only keeps the map small whatever they hold).
+const MAX_TRACKED_RESPONDERS: usize = 64;
+
+/// What the client has done since it started (shared by clients made with
+/// [`OcspClient::fresh_cache`]).
+#[derive(Clone, Debug, Default)]
+pub struct OcspStats {
+    /// Lookups answered from the cache (a judged answer or a remembered failure).
+    pub cache_hits: u64,
+    /// Lookups that went to the responder, by outcome: `good`, `revoked`, `unknown`, or the
+    /// failure's reason code (`ocsp_timeout`, `ocsp_unreachable`, …).
+    pub responder: HashMap<&'static str, u64>,
+    /// Seconds spent on responder lookups (retries and backoff included), and their number.
+    pub responder_seconds: f64,
+    /// Responder URL → when it last gave a judged answer (good, revoked or unknown).
+    pub last_answer: HashMap<String, UnixTime>,
+}
+
+impl OcspStats {
+    /// Responder lookups in all.
+    pub fn responder_lookups(&self) -> u64 {
+        self.responder.values().sum()
+    }
 }
 
 fn fail(condition: Condition, code: &'static str, detail: impl Into<String>) -> OcspFailure {
@@ -206,7 +236,21 @@ impl OcspClient {
             cache: Mutex::new(HashMap::new()),
             inflight: Mutex::new(HashMap::new()),
             requests: std::sync::atomic::AtomicU64::new(0),
+            stats: Arc::new(Mutex::new(OcspStats::default())),
         }
+    }
+
+    /// A client with the same settings and counters but an empty cache, over `http` (the
+    /// re-check pass that must ask the responders again).
+    pub fn fresh_cache(&self, http: Http) -> OcspClient {
+        let mut c = OcspClient::new(http, self.config.clone());
+        c.stats = self.stats.clone();
+        c
+    }
+
+    /// A copy of the counters.
+    pub fn stats(&self) -> OcspStats {
+        lock(&self.stats).clone()
     }
 
     /// The settings.
@@ -264,6 +308,7 @@ impl OcspClient {
             }
         };
         if let Some(hit) = self.cached(&key, now) {
+            lock(&self.stats).cache_hits += 1;
             return hit;
         }
         // Single-flight: the first caller fetches, the others wait here and then hit the cache.
@@ -276,9 +321,14 @@ impl OcspClient {
         let out = {
             let _held = gate.lock().await;
             match self.cached(&key, now) {
-                Some(hit) => hit,
+                Some(hit) => {
+                    lock(&self.stats).cache_hits += 1;
+                    hit
+                }
                 None => {
+                    let started = std::time::Instant::now();
                     let result = self.fetch(cert, issuer, &url, hash, now).await;
+                    self.count(&url, &result, started.elapsed(), now);
                     self.store(&key, result, now)
                 }
             }
@@ -291,6 +341,31 @@ impl OcspClient {
             }
         }
         out
+    }
+
+    fn count(
+        &self,
+        url: &str,
+        result: &Result<OcspAnswer, OcspFailure>,
+        took: Duration,
+        now: UnixTime,
+    ) {
+        let outcome = match result {
+            Ok(a) => match a.status {
+                OcspStatus::Good { .. } => "good",
+                OcspStatus::Revoked { .. } => "revoked",
+                OcspStatus::Unknown => "unknown",
+            },
+            Err(f) => f.code,
+        };
+        let mut st = lock(&self.stats);
+        *st.responder.entry(outcome).or_default() += 1;
+        st.responder_seconds += took.as_secs_f64();
+        if result.is_ok()
+            && (st.last_answer.len() < MAX_TRACKED_RESPONDERS || st.last_answer.contains_key(url))
+        {
+            st.last_answer.insert(url.to_string(), now);
+        }
     }
 
     fn cached(&self, key: &[u8], now: UnixTime) -> Option<OcspResult> {

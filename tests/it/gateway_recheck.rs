@@ -393,6 +393,27 @@ async fn ocsp_outage_during_a_recheck_evicts_nobody() {
         r.is_err(),
         "a login without a revocation answer was accepted"
     );
+    // `/eds/metrics` counts both: the good answers of the logins, the responder's failures
+    // (the re-check's fresh-cache client counts into the same figures), and how long ago the
+    // responder last answered.
+    let text = reqwest::get(format!("http://{}/eds/metrics", gw.addr))
+        .await
+        .expect("GET /eds/metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    let value = |prefix: &str| -> f64 {
+        text.lines()
+            .find(|l| l.starts_with(prefix))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {prefix} in\n{text}"))
+    };
+    assert!(value("eds_ocsp_responder_results_total{outcome=\"good\"}") >= 1.0);
+    assert!(value("eds_ocsp_responder_results_total{outcome=\"ocsp_internal_error\"}") >= 1.0);
+    assert!(value("eds_ocsp_lookups_total{source=\"responder\"}") >= 2.0);
+    assert!(value("eds_ocsp_responder_seconds_count") >= 2.0);
+    assert!(value("eds_ocsp_last_answer_age_seconds{url=\"http://") >= 0.0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
