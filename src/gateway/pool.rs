@@ -11,8 +11,10 @@
 //! keep-alive, upgrades); rustls (through tokio-rustls) does TLS to the upstream.
 //!
 //! Correctness rules, as the legacy client had them:
-//! - a pooled connection is used only after `ready()` says its previous exchange is over, and a
-//!   closed one is dropped;
+//! - a connection goes back on the stack only when hyper says it is ready for the next request
+//!   (at once, usually; else from a small task that waits for it, as when the upstream answered
+//!   before the request body was all sent), it is used only after `ready()`, and a closed one is
+//!   dropped;
 //! - a request hyper gives back unsent (the upstream closed the kept-alive connection just as we
 //!   picked it) is sent once more on a new connection — never a request that was written;
 //! - idle connections are kept at most [`IDLE_FOR`] and [`MAX_IDLE`] per route and thread;
@@ -251,8 +253,23 @@ pub struct PooledBody {
 
 impl PooledBody {
     fn give_back(&mut self) {
-        if let Some((s, id)) = self.back.take() {
+        let Some((mut s, id)) = self.back.take() else {
+            return;
+        };
+        if s.is_ready() {
+            // The usual case: hyper's connection task finished the exchange before the last
+            // frame reached us.
             put_back(s, id);
+        } else if !s.is_closed()
+            && let Ok(rt) = tokio::runtime::Handle::try_current()
+        {
+            // Still busy — say the upstream answered early and the request body is still being
+            // sent: back on the stack once it is free, so nobody picks a busy connection.
+            rt.spawn(async move {
+                if let Ok(Ok(())) = tokio::time::timeout(IDLE_FOR, s.ready()).await {
+                    put_back(s, id);
+                }
+            });
         }
     }
 }
