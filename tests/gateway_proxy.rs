@@ -3,10 +3,12 @@
 //! (and refused without a session or by the access policy), 1 GB streamed up and down with the
 //! process's memory measured, a table of header-spoofing attempts, upstream faults (down, slow,
 //! reset mid-response, stalled body) with the session untouched after each, a TLS upstream with
-//! its own CA (and refused with another), and nginx as a real upstream.
+//! its own CA (and refused with another), nginx as a real upstream, and an upstream that answers
+//! before the upload ends (its connection is not reused until free).
 
 mod gateway_support;
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::pin::Pin;
@@ -1265,4 +1267,119 @@ async fn nginx_as_the_upstream_serves_a_static_file_and_sees_only_the_gateways_i
     )
     .await;
     assert_eq!(status, 404, "nginx's own 404 passes through");
+}
+
+/// An upstream that answers every request at once (`200`, body `ok`) and only then reads and
+/// discards the request's chunked body, as an MIS that refuses an upload early would.
+async fn early_answer_upstream() -> SocketAddr {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let a = l.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 8192];
+                loop {
+                    // One request head.
+                    let head_end = loop {
+                        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            break i + 4;
+                        }
+                        match s.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    };
+                    let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
+                    buf.drain(..head_end);
+                    if s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                    if head.contains("transfer-encoding: chunked") {
+                        // Then the body, to its last chunk.
+                        while !buf.windows(5).any(|w| w == b"0\r\n\r\n") {
+                            match s.read(&mut chunk).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                            }
+                        }
+                        buf.clear();
+                    }
+                }
+            });
+        }
+    });
+    a
+}
+
+/// A request body of `left` 1 KiB frames, one every `every`.
+struct Trickle {
+    left: u32,
+    every: Duration,
+    sleep: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl HttpBody for Trickle {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        if self.left == 0 {
+            return Poll::Ready(None);
+        }
+        if self.sleep.as_mut().poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        self.left -= 1;
+        let next = tokio::time::Instant::now() + self.every;
+        self.sleep.as_mut().reset(next);
+        Poll::Ready(Some(Ok(Frame::data(Bytes::from(vec![b'u'; 1024])))))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_still_sending_an_upload_is_not_reused_before_it_is_free() {
+    use http_body_util::BodyExt;
+    let mis = early_answer_upstream().await;
+    let w = world("proxy-early-answer", mis, "").await;
+    let b = w.login().await;
+    let cookie = b.cookie_header();
+    // An upload of 6 s whose answer comes at once.
+    let mut up = http1(w.gw.addr).await;
+    let body = Trickle {
+        left: 20,
+        every: Duration::from_millis(300),
+        sleep: Box::pin(tokio::time::sleep(Duration::ZERO)),
+    };
+    let req = Request::post("/upload")
+        .header("host", "gw")
+        .header("cookie", &cookie)
+        .header("accept", "application/json")
+        .body(body.boxed())
+        .expect("request");
+    let resp = tokio::time::timeout(Duration::from_secs(5), up.send_request(req))
+        .await
+        .expect("early answer in time")
+        .expect("answer");
+    assert_eq!(resp.status(), 200);
+    let got = resp.into_body().collect().await.expect("body").to_bytes();
+    assert_eq!(&got[..], b"ok");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The upload still goes on over the gateway's upstream connection; a second request must
+    // not wait for it (it gets another connection).
+    let (status, body) = tokio::time::timeout(
+        Duration::from_secs(3),
+        get_body(w.gw.addr, &cookie, "/after"),
+    )
+    .await
+    .expect("the second request waited behind the upload");
+    assert_eq!(status, 200);
+    assert_eq!(body, Ok(2));
 }
