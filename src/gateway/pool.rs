@@ -133,8 +133,17 @@ impl Connector {
         // Idle connections first (each tried at most once), then one new connection; a new
         // connection gets a second only when hyper hands the request back unsent.
         let mut fresh_tries = 0;
+        // Bound, whatever the stacks hold or gain meanwhile: each idle connection once, plus
+        // the new ones.
+        let mut attempts = 0;
         loop {
-            let (mut sender, reused) = match self.take_idle() {
+            attempts += 1;
+            let idle = if attempts <= MAX_IDLE + 1 {
+                self.take_idle()
+            } else {
+                None
+            };
+            let (mut sender, reused) = match idle {
                 Some(s) => (s, true),
                 None => {
                     fresh_tries += 1;
