@@ -20,7 +20,9 @@
 //! accept beyond it), the TLS handshake (10 s), request headers (30 s to arrive, hyper's
 //! HTTP/1.1 default buffer; 16 KiB of HTTP/2 header list), HTTP/2 streams (250 per connection),
 //! and a client that stops reading: a write that can make no progress for
-//! `server.send_timeout_secs` ends the connection ([`StallGuard`]).
+//! `server.send_timeout_secs` ends the connection ([`StallGuard`]). (The guard sees the socket:
+//! an HTTP/2 client that keeps its connection readable but never opens a stream's flow-control
+//! window is not caught by it.)
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -222,7 +224,9 @@ async fn handle(
         } => {
             let mut r = match state {
                 Some(s) if !super::server::is_gateway_path(req.uri().path()) => {
-                    super::server::proxy(&s, req.map(Body::new), Some(peer)).await
+                    let head = req.method() == axum::http::Method::HEAD;
+                    let r = super::server::proxy(&s, req.map(Body::new), Some(peer)).await;
+                    if head { without_body(r) } else { r }
                 }
                 _ => {
                     req.extensions_mut().insert(ConnectInfo(peer));
@@ -238,6 +242,21 @@ async fn handle(
         }
         Handler::Redirect { origin } => Ok(redirect_response(&origin, req.uri())),
     }
+}
+
+/// The answer to a HEAD request with its body dropped (what the router does for the routes it
+/// serves): hyper leaves out HEAD bodies over HTTP/1.1 but sends them over HTTP/2. Content-Length
+/// is kept, or set from the body's exact size, as the GET answer would have it.
+fn without_body(r: Response<Body>) -> Response<Body> {
+    let (mut parts, body) = r.into_parts();
+    if !parts.headers.contains_key(header::CONTENT_LENGTH)
+        && let Some(n) = hyper::body::Body::size_hint(&body).exact()
+    {
+        parts
+            .headers
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(n));
+    }
+    Response::from_parts(parts, Body::empty())
 }
 
 /// A client connection whose writes may be blocked (the client's receive window full) for at most
@@ -606,6 +625,20 @@ mod tests {
         assert_eq!(
             redirect_response("https://mis.example.kz", &star).headers()[header::LOCATION],
             "https://mis.example.kz/"
+        );
+    }
+
+    #[test]
+    fn a_head_answer_keeps_its_length_and_loses_its_body() {
+        let r = without_body(Response::new(Body::from("hello")));
+        assert_eq!(r.headers()[header::CONTENT_LENGTH], "5");
+        assert!(hyper::body::Body::is_end_stream(r.body()));
+        let mut up = Response::new(Body::empty());
+        up.headers_mut()
+            .insert(header::CONTENT_LENGTH, HeaderValue::from_static("1048576"));
+        assert_eq!(
+            without_body(up).headers()[header::CONTENT_LENGTH],
+            "1048576"
         );
     }
 

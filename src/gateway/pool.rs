@@ -89,7 +89,8 @@ impl std::error::Error for PoolError {
     }
 }
 
-type Idle = Vec<(SendRequest<Body>, Instant)>;
+/// Oldest first: expired and closed entries are cut from the front whenever one is put back.
+type Idle = std::collections::VecDeque<(SendRequest<Body>, Instant)>;
 
 thread_local! {
     /// Route id → this thread's idle connections to it, most recently used last.
@@ -180,17 +181,19 @@ impl Connector {
 
     /// The most recently used live idle connection of this thread, if any.
     fn take_idle(&self) -> Option<SendRequest<Body>> {
-        IDLE.with(|t| {
+        IDLE.try_with(|t| {
             let mut t = t.borrow_mut();
             let stack = t.get_mut(&self.id)?;
             let now = Instant::now();
-            while let Some((s, since)) = stack.pop() {
+            while let Some((s, since)) = stack.pop_back() {
                 if !s.is_closed() && now.duration_since(since) < IDLE_FOR {
                     return Some(s);
                 }
             }
             None
         })
+        .ok()
+        .flatten()
     }
 
     /// A new connection (TCP, TLS if configured, HTTP/1.1 handshake), its task spawned.
@@ -246,11 +249,20 @@ fn put_back(sender: SendRequest<Body>, id: u64) {
     let _ = IDLE.try_with(|t| {
         let mut t = t.borrow_mut();
         let stack = t.entry(id).or_default();
+        let now = Instant::now();
+        // Connections left below the top after a burst would otherwise stay open while light
+        // traffic keeps reusing the top one.
+        while stack
+            .front()
+            .is_some_and(|(s, since)| s.is_closed() || now.duration_since(*since) >= IDLE_FOR)
+        {
+            stack.pop_front();
+        }
         if stack.len() >= MAX_IDLE {
             // The oldest goes.
-            stack.remove(0);
+            stack.pop_front();
         }
-        stack.push((sender, Instant::now()));
+        stack.push_back((sender, now));
     });
 }
 
