@@ -21,16 +21,16 @@
 //! - the connection of a `101 Switching Protocols` answer belongs to the WebSocket from then on and
 //!   is never pooled.
 //!
-//! Pools are per OS thread: with `server.workers` ≥ 1 that is one per single-threaded runtime, so a
-//! connection is always driven by the runtime that uses it. On a multi-threaded runtime a sender
-//! may be put back on another worker thread's stack than the one it was taken from; that is
-//! harmless (a sender is `Send`, its connection task runs on the same runtime). A sender whose
-//! runtime has gone (tests start many) reports itself closed and is dropped.
+//! Where idle connections wait ([`Home`]): with `server.workers` ≥ 1 each single-threaded worker
+//! runtime has its own stacks (thread-locals: no lock, and a connection is always driven by the
+//! runtime that uses it); on a multi-threaded runtime (`workers = 0`) each route has one stack
+//! behind a mutex, because tasks move between threads there. A sender whose runtime has gone
+//! (tests start many) reports itself closed and is dropped.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -51,8 +51,8 @@ pub const IDLE_FOR: Duration = Duration::from_secs(55);
 /// Where and how one route connects.
 #[derive(Clone)]
 pub struct Connector {
-    /// Key of this route's stacks in the per-thread table.
-    id: u64,
+    /// Where this route's idle connections wait.
+    home: Home,
     /// Host name or IP address (no brackets) and port.
     host: Arc<str>,
     port: u16,
@@ -99,6 +99,37 @@ thread_local! {
 
 static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
+/// A route's idle connections: this thread's stack on a single-threaded runtime (a worker,
+/// `server.workers` ≥ 1: its tasks never move, no lock), else one stack shared behind a mutex
+/// (a multi-threaded runtime moves tasks between threads; per-thread stacks there would fill
+/// one thread's stack with connections taken on another, measured: 260 connections kept for 4
+/// concurrent clients).
+#[derive(Clone)]
+struct Home {
+    /// Key of this route's stack in the per-thread table.
+    id: u64,
+    shared: Arc<Mutex<Idle>>,
+}
+
+impl Home {
+    /// Runs `f` on the stack this thread should use; `None` while the thread's locals are torn
+    /// down.
+    fn with<R>(&self, f: impl FnOnce(&mut Idle) -> R) -> Option<R> {
+        let current_thread = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread);
+        if current_thread {
+            IDLE.try_with(|t| f(t.borrow_mut().entry(self.id).or_default()))
+                .ok()
+        } else {
+            let mut g = self
+                .shared
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            Some(f(&mut g))
+        }
+    }
+}
+
 impl Connector {
     /// A connector to `host:port`; `tls` with a client config for `https` routes (ALPN is set to
     /// HTTP/1.1 here). `Err` if the host is no valid TLS server name.
@@ -119,7 +150,10 @@ impl Connector {
             }
         };
         Ok(Connector {
-            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            home: Home {
+                id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+                shared: Arc::new(Mutex::new(Idle::new())),
+            },
             host: Arc::from(host),
             port,
             tls,
@@ -170,7 +204,7 @@ impl Connector {
         let (parts, inner) = resp.into_parts();
         let mut body = PooledBody {
             inner,
-            back: keep.then_some((sender, self.id)),
+            back: keep.then(|| (sender, self.home.clone())),
         };
         // A body that is empty already is never polled to its end by some consumers.
         if HttpBody::is_end_stream(&body.inner) {
@@ -181,19 +215,17 @@ impl Connector {
 
     /// The most recently used live idle connection of this thread, if any.
     fn take_idle(&self) -> Option<SendRequest<Body>> {
-        IDLE.try_with(|t| {
-            let mut t = t.borrow_mut();
-            let stack = t.get_mut(&self.id)?;
-            let now = Instant::now();
-            while let Some((s, since)) = stack.pop_back() {
-                if !s.is_closed() && now.duration_since(since) < IDLE_FOR {
-                    return Some(s);
+        self.home
+            .with(|stack| {
+                let now = Instant::now();
+                while let Some((s, since)) = stack.pop_back() {
+                    if !s.is_closed() && now.duration_since(since) < IDLE_FOR {
+                        return Some(s);
+                    }
                 }
-            }
-            None
-        })
-        .ok()
-        .flatten()
+                None
+            })
+            .flatten()
     }
 
     /// A new connection (TCP, TLS if configured, HTTP/1.1 handshake), its task spawned.
@@ -240,15 +272,13 @@ where
     Ok(sender)
 }
 
-/// Puts `sender` on this thread's stack for route `id`.
-fn put_back(sender: SendRequest<Body>, id: u64) {
+/// Puts `sender` on the stack of `home` this thread uses.
+fn put_back(sender: SendRequest<Body>, home: &Home) {
     if sender.is_closed() {
         return;
     }
-    // `try_with`: a body dropped while the thread's locals are torn down just drops its sender.
-    let _ = IDLE.try_with(|t| {
-        let mut t = t.borrow_mut();
-        let stack = t.entry(id).or_default();
+    // `None` (a body dropped while the thread's locals are torn down): the sender is dropped.
+    let _ = home.with(|stack| {
         let now = Instant::now();
         // Connections left below the top after a burst would otherwise stay open while light
         // traffic keeps reusing the top one.
@@ -269,18 +299,18 @@ fn put_back(sender: SendRequest<Body>, id: u64) {
 /// A response body from the upstream; when it ends, its connection goes back to the pool.
 pub struct PooledBody {
     inner: Incoming,
-    back: Option<(SendRequest<Body>, u64)>,
+    back: Option<(SendRequest<Body>, Home)>,
 }
 
 impl PooledBody {
     fn give_back(&mut self) {
-        let Some((mut s, id)) = self.back.take() else {
+        let Some((mut s, home)) = self.back.take() else {
             return;
         };
         if s.is_ready() {
             // The usual case: hyper's connection task finished the exchange before the last
             // frame reached us.
-            put_back(s, id);
+            put_back(s, &home);
         } else if !s.is_closed()
             && let Ok(rt) = tokio::runtime::Handle::try_current()
         {
@@ -288,7 +318,7 @@ impl PooledBody {
             // sent: back on the stack once it is free, so nobody picks a busy connection.
             rt.spawn(async move {
                 if let Ok(Ok(())) = tokio::time::timeout(IDLE_FOR, s.ready()).await {
-                    put_back(s, id);
+                    put_back(s, &home);
                 }
             });
         }
