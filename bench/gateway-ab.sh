@@ -33,36 +33,11 @@ PORT_B=$((BASE_PORT + 5))
 UP_PORT=$((BASE_PORT + 10))
 
 rm -rf "$OUT"
-mkdir -p "$OUT/up/html" "$OUT/up/logs"
+mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-}
-trap cleanup EXIT
-
-head -c 100 /dev/zero | tr '\0' 'a' >"$OUT/up/html/small"
-head -c 65536 /dev/zero | tr '\0' 'b' >"$OUT/up/html/64k"
-cat >"$OUT/up/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $OUT/up/nginx.pid;
-error_log $OUT/up/logs/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  server {
-    listen 127.0.0.1:$UP_PORT;
-    root $OUT/up/html;
-    default_type application/octet-stream;
-    location / { try_files \$uri =404; }
-  }
-}
-EOF
-nginx -p "$OUT/up" -c "$OUT/up/nginx.conf" &
-PIDS+=($!)
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+start_upstream "$OUT/up" "$UP_PORT"
 
 # One demo folder (made by A), copied for each gateway; one responder for both.
 "$BIN_A" demo --dir "$OUT/demo" --port "$PORT_A" --smoke >"$OUT/demo-smoke.log" 2>&1 ||
@@ -71,15 +46,6 @@ PASSWORD=$(sed -n 's/.*password \(.*\)$/\1/p' "$OUT/demo-smoke.log" | head -1)
 [ -n "$PASSWORD" ] || { echo "no demo password in the smoke log" >&2; exit 1; }
 "$BIN_A" pki serve "$OUT/demo/pki" --listen "127.0.0.1:$RESPONDER_PORT" >"$OUT/responder.log" 2>&1 &
 PIDS+=($!)
-
-wait_port() {
-  for _ in $(seq 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "nothing listens on $1" >&2
-  return 1
-}
 
 start() { # NAME BIN PORT → pid
   local d="$OUT/$1"

@@ -54,37 +54,24 @@ LOGIN=${LOGIN:-target/release/examples/bench_login}
 rm -rf "$OUT"
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-}
-trap cleanup EXIT
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
 # --- the upstream: static files, same for both proxies
-mkdir -p "$OUT/up/html" "$OUT/up/logs" "$OUT/px/logs"
-head -c 100 /dev/zero | tr '\0' 'a' >"$OUT/up/html/small"
-head -c 65536 /dev/zero | tr '\0' 'b' >"$OUT/up/html/64k"
-cat >"$OUT/up/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $OUT/up/nginx.pid;
-error_log $OUT/up/logs/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  sendfile on;
-  keepalive_requests 1000000;
-  server {
-    listen 127.0.0.1:$UP_PORT;
-    root $OUT/up/html;
-    default_type application/octet-stream;
-    location / { try_files \$uri =404; }
-  }
-}
-EOF
+start_upstream "$OUT/up" "$UP_PORT"
+mkdir -p "$OUT/px/logs"
 # --- nginx as the reverse proxy under test: pooled keep-alive upstream connections, as the
 # gateway's hyper client pool does.
+cat >"$OUT/px/proxy.conf" <<EOF
+location / {
+  proxy_pass http://mis;
+  proxy_http_version 1.1;
+  proxy_set_header Connection "";
+  proxy_set_header Host \$host;
+  proxy_set_header X-Forwarded-For \$remote_addr;
+  proxy_set_header X-Forwarded-Proto \$scheme;
+}
+EOF
 cat >"$OUT/px/nginx.conf" <<EOF
 worker_processes $NGINX_WORKERS;
 daemon off;
@@ -97,31 +84,15 @@ http {
   upstream mis { server 127.0.0.1:$UP_PORT; keepalive 128; }
   server {
     listen 127.0.0.1:$NGX_PORT;
-    location / {
-      proxy_pass http://mis;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host \$host;
-      proxy_set_header X-Forwarded-For \$remote_addr;
-      proxy_set_header X-Forwarded-Proto \$scheme;
-    }
+    include $OUT/px/proxy.conf;
   }
   server {
     listen 127.0.0.1:$NGX_LOG_PORT;
     access_log $OUT/px/logs/access.log combined buffer=64k flush=1s;
-    location / {
-      proxy_pass http://mis;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host \$host;
-      proxy_set_header X-Forwarded-For \$remote_addr;
-      proxy_set_header X-Forwarded-Proto \$scheme;
-    }
+    include $OUT/px/proxy.conf;
   }
 }
 EOF
-nginx -p "$OUT/up" -c "$OUT/up/nginx.conf" &
-PIDS+=($!)
 nginx -p "$OUT/px" -c "$OUT/px/nginx.conf" &
 NGX_PID=$!
 PIDS+=($NGX_PID)
@@ -137,14 +108,6 @@ cp "$OUT/demo/gateway.toml" "$OUT/gateway.base.toml"
 PASSWORD=$(sed -n 's/.*password \(.*\)$/\1/p' "$OUT/demo-smoke.log" | head -1)
 [ -n "$PASSWORD" ] || { echo "no demo password in the smoke log" >&2; exit 1; }
 
-wait_port() {
-  for _ in $(seq 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "nothing listens on $1" >&2
-  return 1
-}
 wait_port "$UP_PORT"
 wait_port "$NGX_PORT"
 wait_port "$NGX_LOG_PORT"
